@@ -1,0 +1,167 @@
+"""The AI4Loop network (Keras 3, any backend) and the names models are addressed by.
+
+Per anchor input ``(155, 1)``; a shared ``Bidirectional(LSTM(16, return_sequences=True))`` then a
+shared ``Bidirectional(LSTM(16))`` encode each anchor; the two 32-d codes are concatenated and go
+through ``Dense(64, relu)``, ``Dropout(0.3)``, ``Dense(32, relu)``, ``Dropout(0.3)``,
+``Dense(1, sigmoid)``.
+
+Because the encoder is shared by both anchors, a model splits exactly into an :class:`AnchorModel`
+``encoder`` (anchor features -> 32-d code) and a ``head`` (two codes -> probability). Prediction
+encodes each distinct anchor once per sample and scores pairs with the cheap head.
+
+Model names: ``upstream:<CELL>`` is the published ``.h5`` (CELL in K562, GM12878, HeLaS3, IMR90);
+``<CELL>`` is the model we trained with the AI4Loop recipe (``models/<CELL>.keras``); ``best:<CELL>``
+is the chosen model of the accuracy work when it exists; anything else is a path to a ``.keras``
+or ``.h5`` file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+from keras import layers  # noqa: E402
+
+from ai4loop_core.errors import BadInputError  # noqa: E402
+from ai4loop_core.features import FEATURE_TRANSFORM_VERSION, N_FEATURES  # noqa: E402
+
+UPSTREAM_CELLS = ("K562", "GM12878", "HeLaS3", "IMR90")
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+CODE_SIZE = 32
+
+
+def build_network(
+    *, n_features: int = N_FEATURES, lstm_units: int = 16, dropout: float = 0.3
+) -> keras.Model:
+    """The AI4Loop Bi-LSTM, layer for layer as published (so ``.h5`` weights load in order)."""
+    left = keras.Input(shape=(n_features, 1), name="left_anchor")
+    right = keras.Input(shape=(n_features, 1), name="right_anchor")
+    lstm1 = layers.Bidirectional(layers.LSTM(lstm_units, return_sequences=True), name="bilstm_1")
+    lstm2 = layers.Bidirectional(layers.LSTM(lstm_units), name="bilstm_2")
+    code_left, code_right = lstm2(lstm1(left)), lstm2(lstm1(right))
+    x = layers.Concatenate(name="concat")([code_left, code_right])
+    x = layers.Dense(64, activation="relu", name="dense_64")(x)
+    x = layers.Dropout(dropout, name="dropout_1")(x)
+    x = layers.Dense(32, activation="relu", name="dense_32")(x)
+    x = layers.Dropout(dropout, name="dropout_2")(x)
+    out = layers.Dense(1, activation="sigmoid", name="probability")(x)
+    return keras.Model([left, right], out, name="ai4loop")
+
+
+@dataclass
+class AnchorModel:
+    """A trained network split into its shared anchor encoder and its pair head."""
+
+    network: keras.Model
+    name: str
+    card: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        net = self.network
+        n_features = net.inputs[0].shape[1]
+        anchor = keras.Input(shape=(n_features, 1))
+        code = net.get_layer("bilstm_2")(net.get_layer("bilstm_1")(anchor))
+        self.encoder = keras.Model(anchor, code, name="encoder")
+        code_size = code.shape[-1]
+        a, b = keras.Input(shape=(code_size,)), keras.Input(shape=(code_size,))
+        x = net.get_layer("concat")([a, b])
+        for name in ("dense_64", "dense_32", "probability"):
+            x = net.get_layer(name)(x)
+        self.head = keras.Model([a, b], x, name="head")
+        self.code_size = int(code_size)
+        self.n_features = int(n_features)
+
+    @property
+    def input_scale(self) -> str:
+        """The expression scale the model expects (``tpm`` for the AI4Loop recipe)."""
+        return str(self.card.get("input_scale", "tpm"))
+
+
+def upstream_path(cell: str, *, data_dir: Path | None = None) -> Path:
+    """Where the registry keeps the published model of ``cell``."""
+    from ai4loop_core.data import ensure_file
+
+    return ensure_file(f"ai4loop-upstream/models/{cell}_RandomSplit.model.h5", data_dir=data_dir)
+
+
+def load_model(name: str, *, data_dir: Path | None = None) -> AnchorModel:
+    """Load a model by name (see the module docstring) as an :class:`AnchorModel`."""
+    if name.startswith("upstream:"):
+        cell = _match_cell(name.split(":", 1)[1], UPSTREAM_CELLS, name)
+        net = build_network()
+        net.load_weights(upstream_path(cell, data_dir=data_dir))
+        card = {
+            "name": name,
+            "source": "AI4Loop (published)",
+            "cell_line": cell,
+            "split": "random",
+            "input_scale": "tpm",
+            "feature_transform": FEATURE_TRANSFORM_VERSION,
+        }
+        return AnchorModel(net, name=name, card=card)
+    if name.startswith("best:"):
+        path = MODELS_DIR / "best" / f"{name.split(':', 1)[1]}.keras"
+    elif "/" not in name and not name.endswith((".keras", ".h5")):
+        path = MODELS_DIR / f"{name}.keras"
+    else:
+        path = Path(name)
+    if not path.exists():
+        known = ", ".join(available_models())
+        raise BadInputError(
+            f"Model {name!r} not found (looked for {path}). Known models: {known}. "
+            "Give upstream:<CELL>, a trained cell line name, or a path to a .keras/.h5 file."
+        )
+    if path.suffix == ".h5":
+        net = build_network()
+        net.load_weights(path)
+        card: dict[str, Any] = {"name": name, "input_scale": "tpm"}
+    else:
+        net = keras.saving.load_model(path, compile=False)
+        card = read_card(path)
+    return AnchorModel(net, name=name, card=card)
+
+
+def _match_cell(cell: str, known: tuple[str, ...], name: str) -> str:
+    for k in known:
+        if cell.lower().replace("-", "") == k.lower():
+            return k
+    raise BadInputError(f"Unknown cell line in model name {name!r}; use one of {', '.join(known)}.")
+
+
+def card_path(model_path: Path) -> Path:
+    """The model card lives beside the model: ``X.keras`` -> ``X.card.json``."""
+    return model_path.with_suffix(".card.json")
+
+
+def read_card(model_path: Path) -> dict[str, Any]:
+    """The JSON model card of a saved model (empty when there is none)."""
+    path = card_path(Path(model_path))
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def save_model(network: keras.Model, path: Path, *, card: dict[str, Any]) -> None:
+    """Save ``network`` as ``.keras`` plus its JSON card, each written atomically."""
+    from ai4loop_core.atomic import atomic_path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        network.save(tmp.with_suffix(".keras"))
+        tmp.with_suffix(".keras").replace(tmp)
+    card = {"feature_transform": FEATURE_TRANSFORM_VERSION, **card}
+    with atomic_path(card_path(path)) as tmp:
+        tmp.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
+
+
+def available_models() -> list[str]:
+    """Every model name :func:`load_model` accepts without a path."""
+    names = [f"upstream:{c}" for c in UPSTREAM_CELLS]
+    names += sorted(p.stem for p in MODELS_DIR.glob("*.keras"))
+    names += sorted(f"best:{p.stem}" for p in (MODELS_DIR / "best").glob("*.keras"))
+    return names
