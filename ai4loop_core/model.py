@@ -10,9 +10,9 @@ Because the encoder is shared by both anchors, a model splits exactly into an :c
 encodes each distinct anchor once per sample and scores pairs with the cheap head.
 
 Model names: ``upstream:<CELL>`` is the published ``.h5`` (CELL in K562, GM12878, HeLaS3, IMR90);
-``<CELL>`` is the model we trained with the AI4Loop recipe (``models/<CELL>.keras``); ``best:<CELL>``
-is the chosen model of the accuracy work when it exists; anything else is a path to a ``.keras``
-or ``.h5`` file.
+``<CELL>`` is the model we trained with the AI4Loop recipe (``models/<CELL>.keras``);
+``best:<CELL>`` is the chosen model of the accuracy work when it exists; anything else is a
+path to a ``.keras`` or ``.h5`` file.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ if _mirror.is_dir():
 
 @pytest.fixture(scope="session")
 def reg():
-    """Fetch (or find) a registry file by its mirror path, e.g. ``ai4loop-upstream/data/allRNAseq.tsv``."""
+    """Fetch a registry file by mirror path, e.g. ``ai4loop-upstream/data/allRNAseq.tsv``."""
     from ai4loop_core.data import ensure_file
 
     return ensure_file

@@ -1,0 +1,50 @@
+"""``ai4loop train``: train the AI4Loop recipe on a benchmark dataset or your own pairs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.option("--dataset", help="Benchmark cell line (K562, GM12878, HeLaS3, IMR90, ...).")
+@click.option("--pairs", type=click.Path(path_type=Path), help="Labelled pair CSV/BEDPE.")
+@click.option("--expression", type=click.Path(path_type=Path), help="Expression file.")
+@click.option("--sample", help="Expression column to use with --pairs/--expression.")
+@click.option(
+    "--split", type=click.Choice(["chromosome", "random"]), default="chromosome", show_default=True
+)
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--epochs", type=int, default=30, show_default=True)
+@click.option("--batch-size", type=int, default=30, show_default=True)
+@click.option(
+    "--out", type=click.Path(path_type=Path), help="Model path (default models/<CELL>.keras)."
+)
+def train(
+    dataset: str | None,
+    pairs: Path | None,
+    expression: Path | None,
+    sample: str | None,
+    split: str,
+    seed: int,
+    epochs: int,
+    batch_size: int,
+    out: Path | None,
+) -> None:
+    """Train a model and save it with its card (metrics on train/validation/test)."""
+    from ai4loop_core.train import train_model
+
+    card = train_model(
+        dataset=dataset,
+        pairs=pairs,
+        expression=expression,
+        sample=sample,
+        split=split,
+        seed=seed,
+        epochs=epochs,
+        batch_size=batch_size,
+        out=out,
+    )
+    click.echo(json.dumps(card["metrics"]["test"], indent=2))

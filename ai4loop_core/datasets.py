@@ -1,0 +1,151 @@
+"""Benchmark datasets: labelled anchor pairs of a cell line with that cell line's RNA-seq.
+
+``load_dataset("K562")`` is the upstream benchmark pair set of K562 with the K562 column of
+``allRNAseq.tsv``; cell lines added by ``preprocess`` (``datasets/<CELL>.csv`` in the repo) load
+the same way. Explicit pair files and expression files work too (:func:`dataset_from_files`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ai4loop_core.errors import BadInputError
+from ai4loop_core.features import build_operator
+
+UPSTREAM_SETS = {
+    "K562": "ai4loop-upstream/datasets/K562_ctcf_distance_matched.csv",
+    "GM12878": "ai4loop-upstream/datasets/GM12878_ctcf_distance_matched.csv",
+    "HeLaS3": "ai4loop-upstream/datasets/HeLaS3_ctcf_distance_matched.csv",
+    "IMR90": "ai4loop-upstream/datasets/IMR90_ctcf_distance_matched.csv",
+}
+ALL_RNASEQ = "ai4loop-upstream/data/allRNAseq.tsv"
+LOCAL_SETS = Path(__file__).resolve().parent.parent / "datasets"
+TEST_CHROMOSOMES = ("chr4", "chr7", "chr8", "chr11")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Labelled pairs with their features, ready for training or evaluation."""
+
+    name: str
+    pairs: pd.DataFrame  # chrom1,start1,end1,chrom2,start2,end2
+    labels: np.ndarray  # int 0/1
+    left: np.ndarray  # (n, 155) float32
+    right: np.ndarray  # (n, 155) float32
+    sample: str
+    pair_source: str
+    expression_source: str
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def take(self, index: np.ndarray) -> Dataset:
+        """The rows ``index`` as a new dataset."""
+        return Dataset(
+            name=self.name,
+            pairs=self.pairs.iloc[index].reset_index(drop=True),
+            labels=self.labels[index],
+            left=self.left[index],
+            right=self.right[index],
+            sample=self.sample,
+            pair_source=self.pair_source,
+            expression_source=self.expression_source,
+        )
+
+
+def known_datasets() -> list[str]:
+    """Cell lines ``--dataset`` accepts."""
+    local = sorted(p.stem for p in LOCAL_SETS.glob("*.csv")) if LOCAL_SETS.is_dir() else []
+    return list(UPSTREAM_SETS) + [c for c in local if c not in UPSTREAM_SETS]
+
+
+def load_dataset(cell: str, *, data_dir: Path | None = None) -> Dataset:
+    """The benchmark pair set of ``cell`` with its RNA-seq column of ``allRNAseq.tsv``."""
+    from ai4loop_core.data import ensure_file
+
+    match = {c.lower(): c for c in known_datasets()}.get(cell.lower().replace("-", ""))
+    if match is None:
+        raise BadInputError(
+            f"Unknown dataset {cell!r}; known: {', '.join(known_datasets())}. "
+            "Use --pairs/--expression/--sample for your own files."
+        )
+    if match in UPSTREAM_SETS:
+        pairs_path = ensure_file(UPSTREAM_SETS[match], data_dir=data_dir)
+    else:
+        pairs_path = LOCAL_SETS / f"{match}.csv"
+    expression_path = ensure_file(ALL_RNASEQ, data_dir=data_dir)
+    return dataset_from_files(pairs_path, expression_path, sample=match, name=match)
+
+
+def dataset_from_files(
+    pairs: Path | str,
+    expression: Path | str,
+    *,
+    sample: str,
+    name: str | None = None,
+    columns: Path | str | None = None,
+) -> Dataset:
+    """A dataset from a labelled pair file and one sample of an expression file."""
+    from ai4loop_core.expression import read_expression
+    from ai4loop_core.pairs import read_pairs
+
+    pair_set = read_pairs(pairs)
+    if "label" not in pair_set.table.columns:
+        raise BadInputError(f"{pairs}: no 'label' column; training and evaluation need 0/1 labels.")
+    labels = pd.to_numeric(pair_set.table["label"], errors="coerce")
+    if not labels.isin([0, 1]).all():
+        bad = int(np.flatnonzero(~labels.isin([0, 1]).to_numpy())[0])
+        raise BadInputError(f"{pairs}, line {bad + 2}, column label: labels must be 0 or 1.")
+    expr = read_expression(expression, columns=columns, samples=[sample])
+    anchors, left, right = pair_set.unique_anchors()
+    feats = build_operator(anchors, expr.genes).apply(expr.values)[:, :, 0].astype(np.float32)
+    return Dataset(
+        name=name or Path(pairs).stem,
+        pairs=pair_set.anchors,
+        labels=labels.to_numpy(np.int64),
+        left=feats[left],
+        right=feats[right],
+        sample=sample,
+        pair_source=str(pairs),
+        expression_source=str(expression),
+    )
+
+
+def split_indices(
+    dataset: Dataset,
+    *,
+    split: str,
+    seed: int = 42,
+    test_size: float = 0.2,
+    val_size: float = 0.1,
+    test_chromosomes: tuple[str, ...] = TEST_CHROMOSOMES,
+) -> dict[str, np.ndarray]:
+    """Train/validation/test row indices.
+
+    ``random``: stratified, seeded (test ``test_size``, validation ``val_size`` of all rows).
+    ``chromosome``: test = pairs with an anchor on ``test_chromosomes`` (chr4, 7, 8, 11);
+    validation = a stratified ``val_size`` share of the remaining rows (training chromosomes only).
+    """
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(dataset))
+    y = dataset.labels
+    if split == "random":
+        rest, test = train_test_split(idx, test_size=test_size, random_state=seed, stratify=y)
+        frac = val_size / (1.0 - test_size)
+    elif split == "chromosome":
+        on_test = dataset.pairs["chrom1"].isin(test_chromosomes) | dataset.pairs["chrom2"].isin(
+            test_chromosomes
+        )
+        test, rest = idx[on_test.to_numpy()], idx[~on_test.to_numpy()]
+        if len(test) == 0:
+            raise BadInputError(f"{dataset.name}: no pair lies on the test chromosomes.")
+        frac = val_size
+    else:
+        raise BadInputError(f"Unknown split {split!r}; use 'random' or 'chromosome'.")
+    train, val = train_test_split(rest, test_size=frac, random_state=seed, stratify=y[rest])
+    return {"train": np.sort(train), "validation": np.sort(val), "test": np.sort(test)}
