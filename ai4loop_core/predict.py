@@ -63,14 +63,22 @@ def _run(net, inputs: list[np.ndarray], batch_size: int) -> np.ndarray:
     if n == 0:
         return np.zeros((0,) + tuple(net.outputs[0].shape[1:]), dtype=np.float32)
     out = [
-        np.asarray(net.predict_on_batch(_batch(inputs, lo, lo + batch_size)))
+        np.asarray(net.predict_on_batch(_batch(inputs, lo, min(n, lo + batch_size), batch_size)))
         for lo in range(0, n, batch_size)
     ]
-    return np.concatenate(out).astype(np.float32, copy=False)
+    return np.concatenate(out)[:n].astype(np.float32, copy=False)
 
 
-def _batch(inputs: list[np.ndarray], lo: int, hi: int):
-    parts = [x[lo:hi] for x in inputs]
+def _batch(inputs: list[np.ndarray], lo: int, hi: int, batch_size: int):
+    """Rows ``lo:hi`` zero-padded to a power-of-two length, so the backend compiles few shapes."""
+    size = min(batch_size, max(256, 1 << (hi - lo - 1).bit_length()))
+    parts = []
+    for x in inputs:
+        part = x[lo:hi]
+        if len(part) < size:
+            pad = np.zeros((size - len(part),) + x.shape[1:], dtype=x.dtype)
+            part = np.concatenate([part, pad])
+        parts.append(part)
     return parts[0] if len(parts) == 1 else parts
 
 
