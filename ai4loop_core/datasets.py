@@ -43,6 +43,15 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.labels)
 
+    @property
+    def distance(self) -> np.ndarray:
+        """Distance in bp between anchor midpoints (-1 across chromosomes)."""
+        p = self.pairs
+        mid1 = (p["start1"].to_numpy(np.int64) + p["end1"].to_numpy(np.int64)) // 2
+        mid2 = (p["start2"].to_numpy(np.int64) + p["end2"].to_numpy(np.int64)) // 2
+        same = (p["chrom1"] == p["chrom2"]).to_numpy()
+        return np.where(same, np.abs(mid2 - mid1), -1)
+
     def take(self, index: np.ndarray) -> Dataset:
         """The rows ``index`` as a new dataset."""
         return Dataset(

@@ -12,7 +12,7 @@ import pandas as pd
 from ai4loop_core.atomic import atomic_path
 from ai4loop_core.datasets import Dataset, dataset_from_files, load_dataset, split_indices
 from ai4loop_core.model import AnchorModel, load_model
-from ai4loop_core.predict import encode_features, score_codes
+from ai4loop_core.predict import encode_features
 
 
 def metrics(y_true: np.ndarray, prob: np.ndarray, *, threshold: float = 0.5) -> dict[str, float]:
@@ -39,9 +39,8 @@ def metrics(y_true: np.ndarray, prob: np.ndarray, *, threshold: float = 0.5) -> 
 
 def score_dataset(model: AnchorModel, dataset: Dataset) -> np.ndarray:
     """Model probabilities for every pair of ``dataset``."""
-    return score_codes(
-        model, encode_features(model, dataset.left), encode_features(model, dataset.right)
-    )
+    left, right = encode_features(model, dataset.left), encode_features(model, dataset.right)
+    return model.score(left, right, distance=dataset.distance)
 
 
 def evaluate_model(

@@ -26,6 +26,7 @@ from typing import Any
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 from keras import layers  # noqa: E402
 
 from ai4loop_core.errors import BadInputError  # noqa: E402
@@ -77,10 +78,50 @@ class AnchorModel:
         self.code_size = int(code_size)
         self.n_features = int(n_features)
 
+    def encode(self, features: np.ndarray, *, batch_size: int = 8192) -> np.ndarray:
+        """Codes ``(n, code_size)`` of anchor feature vectors ``(n, n_features)``."""
+        x = np.asarray(features, dtype=np.float32)[:, :, None]
+        return run_batched(self.encoder, [x], batch_size=batch_size)
+
+    def score(
+        self,
+        left: np.ndarray,
+        right: np.ndarray,
+        *,
+        distance: np.ndarray | None = None,
+        batch_size: int = 65536,
+    ) -> np.ndarray:
+        """Pair probabilities from the two anchors' codes (the network ignores ``distance``)."""
+        return run_batched(self.head, [left, right], batch_size=batch_size).ravel()
+
     @property
     def input_scale(self) -> str:
         """The expression scale the model expects (``tpm`` for the AI4Loop recipe)."""
         return str(self.card.get("input_scale", "tpm"))
+
+
+def run_batched(net: keras.Model, inputs: list[np.ndarray], *, batch_size: int) -> np.ndarray:
+    """``net`` over ``inputs`` in batches, as float32; works on any Keras backend."""
+    n = len(inputs[0])
+    if n == 0:
+        return np.zeros((0, *net.outputs[0].shape[1:]), dtype=np.float32)
+    out = [
+        np.asarray(net.predict_on_batch(_batch(inputs, lo, min(n, lo + batch_size), batch_size)))
+        for lo in range(0, n, batch_size)
+    ]
+    return np.concatenate(out)[:n].astype(np.float32, copy=False)
+
+
+def _batch(inputs: list[np.ndarray], lo: int, hi: int, batch_size: int):
+    """Rows ``lo:hi`` zero-padded to a power-of-two length, so the backend compiles few shapes."""
+    size = min(batch_size, max(256, 1 << (hi - lo - 1).bit_length()))
+    parts = []
+    for x in inputs:
+        part = x[lo:hi]
+        if len(part) < size:
+            part = np.concatenate([part, np.zeros((size - len(part), *x.shape[1:]), x.dtype)])
+        parts.append(part)
+    return parts[0] if len(parts) == 1 else parts
 
 
 def upstream_path(cell: str, *, data_dir: Path | None = None) -> Path:

@@ -35,51 +35,25 @@ class PredictStats:
     pair_scores: int = 0
 
 
-def encode_features(
-    model: AnchorModel, features: np.ndarray, *, batch_size: int = 8192, dedupe: bool = True
-) -> np.ndarray:
-    """Encode feature vectors ``(n, n_features)`` into codes ``(n, code_size)`` (float32).
+def encode_features(model: AnchorModel, features: np.ndarray, *, dedupe: bool = True) -> np.ndarray:
+    """Encode feature vectors ``(n, n_features)`` into codes ``(n, code_size)``.
 
-    With ``dedupe`` identical vectors are encoded once.
+    With ``dedupe`` identical vectors (e.g. empty windows) are encoded once.
     """
     x = np.ascontiguousarray(features, dtype=np.float32)
     if dedupe and len(x):
         rows = x.view(np.dtype((np.void, x.dtype.itemsize * x.shape[1]))).ravel()
         _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
-        codes = _run(model.encoder, [x[first, :, None]], batch_size)
-        return codes[inverse.ravel()]
-    return _run(model.encoder, [x[:, :, None]], batch_size)
+        return model.encode(x[first])[inverse.ravel()]
+    return model.encode(x)
 
 
-def score_codes(
-    model: AnchorModel, left: np.ndarray, right: np.ndarray, *, batch_size: int = 65536
-) -> np.ndarray:
-    """Pair probabilities from left and right anchor codes (the dense head)."""
-    return _run(model.head, [left, right], batch_size).ravel()
-
-
-def _run(net, inputs: list[np.ndarray], batch_size: int) -> np.ndarray:
-    n = len(inputs[0])
-    if n == 0:
-        return np.zeros((0,) + tuple(net.outputs[0].shape[1:]), dtype=np.float32)
-    out = [
-        np.asarray(net.predict_on_batch(_batch(inputs, lo, min(n, lo + batch_size), batch_size)))
-        for lo in range(0, n, batch_size)
-    ]
-    return np.concatenate(out)[:n].astype(np.float32, copy=False)
-
-
-def _batch(inputs: list[np.ndarray], lo: int, hi: int, batch_size: int):
-    """Rows ``lo:hi`` zero-padded to a power-of-two length, so the backend compiles few shapes."""
-    size = min(batch_size, max(256, 1 << (hi - lo - 1).bit_length()))
-    parts = []
-    for x in inputs:
-        part = x[lo:hi]
-        if len(part) < size:
-            pad = np.zeros((size - len(part),) + x.shape[1:], dtype=x.dtype)
-            part = np.concatenate([part, pad])
-        parts.append(part)
-    return parts[0] if len(parts) == 1 else parts
+def pair_distance(anchors: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Distance in bp between the midpoints of each pair's anchors (-1 across chromosomes)."""
+    mid = (anchors["start"].to_numpy(np.int64) + anchors["end"].to_numpy(np.int64)) // 2
+    chrom = anchors["chrom"].to_numpy()
+    dist = np.abs(mid[right] - mid[left])
+    return np.where(chrom[left] == chrom[right], dist, -1)
 
 
 def predict_scores(
@@ -109,6 +83,7 @@ def predict_scores(
         Samples featurised and encoded together (bounds memory: anchors x 155 x chunk floats).
     """
     op = operator or build_operator(anchors, genes)
+    distance = pair_distance(anchors, left, right)
     n_samples = values.shape[1]
     out = np.empty((len(left), n_samples), dtype=np.float32)
     bar = tqdm(
@@ -120,7 +95,8 @@ def predict_scores(
         codes = encode_features(model, flat).reshape(n_chunk, op.n_anchors, -1)
         code_l = codes[:, left].reshape(n_chunk * len(left), -1)
         code_r = codes[:, right].reshape(n_chunk * len(left), -1)
-        out[:, cols] = score_codes(model, code_l, code_r).reshape(n_chunk, len(left)).T
+        dist = np.tile(distance, n_chunk)
+        out[:, cols] = model.score(code_l, code_r, distance=dist).reshape(n_chunk, len(left)).T
         if stats is not None:
             stats.anchor_encodings += n_chunk * op.n_anchors
             stats.pair_scores += n_chunk * len(left)
