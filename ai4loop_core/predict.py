@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -21,7 +22,9 @@ from tqdm.auto import tqdm
 from ai4loop_core.atomic import atomic_path
 from ai4loop_core.errors import BadInputError
 from ai4loop_core.features import FeatureOperator, build_operator
-from ai4loop_core.model import AnchorModel
+
+if TYPE_CHECKING:
+    from ai4loop_core.model import AnchorModel
 
 
 @dataclass
@@ -58,12 +61,12 @@ def pair_distance(anchors: pd.DataFrame, left: np.ndarray, right: np.ndarray) ->
 
 def predict_scores(
     model: AnchorModel,
+    *,
     anchors: pd.DataFrame,
     left: np.ndarray,
     right: np.ndarray,
     genes: pd.DataFrame,
     values: np.ndarray,
-    *,
     chunk_samples: int = 32,
     operator: FeatureOperator | None = None,
     progress: bool = True,
@@ -109,12 +112,12 @@ def predict_scores(
 
 def predict_naive(
     model: AnchorModel,
+    *,
     anchors: pd.DataFrame,
     left: np.ndarray,
     right: np.ndarray,
     genes: pd.DataFrame,
     values: np.ndarray,
-    *,
     batch_size: int = 1024,
 ) -> np.ndarray:
     """The per-pair way: full network on every (pair, sample). For benchmarks and checks only."""
@@ -145,7 +148,6 @@ def predict_file(
     order with one score column per sample, named exactly as the sample.
     """
     from ai4loop_core.expression import read_expression
-    from ai4loop_core.model import load_model
     from ai4loop_core.pairs import read_pairs
 
     out = Path(out) if out is not None else None
@@ -153,6 +155,8 @@ def predict_file(
         raise BadInputError(f"--out {out}: use a .csv or .parquet file name.")
     pair_set = read_pairs(pairs)
     expr = read_expression(expression, columns=columns, samples=samples, input_scale=input_scale)
+    from ai4loop_core.model import load_model  # imports the Keras backend: after input checks
+
     net = load_model(model)
     if expr.scale != net.input_scale:
         raise BadInputError(
@@ -166,7 +170,7 @@ def predict_file(
         )
     anchors, left, right = pair_set.unique_anchors()
     scores = predict_scores(
-        net, anchors, left, right, expr.genes, expr.values,
+        net, anchors=anchors, left=left, right=right, genes=expr.genes, values=expr.values,
         chunk_samples=chunk_samples, progress=progress,
     )  # fmt: skip
     table = pd.concat(

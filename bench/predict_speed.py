@@ -106,12 +106,20 @@ def bench_predict(n_samples: int, naive_samples: int) -> float:
     stats = PredictStats()
     t0 = time.perf_counter()
     fast = predict_scores(
-        model, anchors, left, right, expr.genes, values, progress=False, stats=stats
-    )
+        model, anchors=anchors, left=left, right=right, genes=expr.genes, values=values,
+        progress=False, stats=stats,
+    )  # fmt: skip
     t_fast = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    naive = predict_naive(model, anchors, left, right, expr.genes, values[:, :naive_samples])
+    naive = predict_naive(
+        model,
+        anchors=anchors,
+        left=left,
+        right=right,
+        genes=expr.genes,
+        values=values[:, :naive_samples],
+    )
     t_naive = (time.perf_counter() - t0) / naive_samples * values.shape[1]
     err = float(np.abs(fast[:, :naive_samples] - naive).max())
 

@@ -56,8 +56,17 @@ def test_factorised_scores_equal_full_network_and_published(k562, example):
     anchors, left, right = pairs.unique_anchors()
     x = bed[["AML1", "AML2"]].to_numpy()
     stats = PredictStats()
-    fast = predict_scores(k562, anchors, left, right, bed, x, progress=False, stats=stats)
-    naive = predict_naive(k562, anchors, left, right, bed, x)
+    fast = predict_scores(
+        k562,
+        anchors=anchors,
+        left=left,
+        right=right,
+        genes=bed,
+        values=x,
+        progress=False,
+        stats=stats,
+    )
+    naive = predict_naive(k562, anchors=anchors, left=left, right=right, genes=bed, values=x)
     assert fast.shape == (1000, 2)
     np.testing.assert_allclose(fast, naive, atol=1e-5)
     rows = sorted(PUBLISHED)
@@ -73,8 +82,18 @@ def test_every_published_model_loads_and_splits_exactly(cell, example):
     anchors, left, right = pairs.unique_anchors()
     sub = slice(0, 100)
     x = bed[["AML1"]].to_numpy()
-    fast = predict_scores(model, anchors, left[sub], right[sub], bed, x, progress=False)
-    naive = predict_naive(model, anchors, left[sub], right[sub], bed, x)
+    fast = predict_scores(
+        model,
+        anchors=anchors,
+        left=left[sub],
+        right=right[sub],
+        genes=bed,
+        values=x,
+        progress=False,
+    )
+    naive = predict_naive(
+        model, anchors=anchors, left=left[sub], right=right[sub], genes=bed, values=x
+    )
     np.testing.assert_allclose(fast, naive, atol=1e-5)
     assert 0.05 < fast.mean() < 0.99 and fast.std() > 0.01
 
