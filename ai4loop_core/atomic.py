@@ -25,6 +25,9 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -67,16 +67,21 @@ class Dataset:
 
 
 def known_datasets() -> list[str]:
-    """Cell lines ``--dataset`` accepts."""
-    local = sorted(p.stem for p in LOCAL_SETS.glob("*.csv")) if LOCAL_SETS.is_dir() else []
-    return list(UPSTREAM_SETS) + [c for c in local if c not in UPSTREAM_SETS]
+    """Cell lines ``--dataset`` accepts.
+
+    The upstream sets keep their names; sets made here by ``preprocess``
+    (``datasets/<CELL>_pairs.csv``) add the other cell lines, and ``<CELL>-rebuilt`` names our
+    rebuild of an upstream set.
+    """
+    local = sorted(p.name.removesuffix("_pairs.csv") for p in LOCAL_SETS.glob("*_pairs.csv"))
+    return list(UPSTREAM_SETS) + [c if c not in UPSTREAM_SETS else f"{c}-rebuilt" for c in local]
 
 
 def load_dataset(cell: str, *, data_dir: Path | None = None) -> Dataset:
     """The benchmark pair set of ``cell`` with its RNA-seq column of ``allRNAseq.tsv``."""
     from ai4loop_core.data import ensure_file
 
-    match = {c.lower(): c for c in known_datasets()}.get(cell.lower().replace("-", ""))
+    match = {c.lower(): c for c in known_datasets()}.get(cell.lower())
     if match is None:
         raise BadInputError(
             f"Unknown dataset {cell!r}; known: {', '.join(known_datasets())}. "
@@ -85,9 +90,10 @@ def load_dataset(cell: str, *, data_dir: Path | None = None) -> Dataset:
     if match in UPSTREAM_SETS:
         pairs_path = ensure_file(UPSTREAM_SETS[match], data_dir=data_dir)
     else:
-        pairs_path = LOCAL_SETS / f"{match}.csv"
+        pairs_path = LOCAL_SETS / f"{match.removesuffix('-rebuilt')}_pairs.csv"
     expression_path = ensure_file(ALL_RNASEQ, data_dir=data_dir)
-    return dataset_from_files(pairs_path, expression_path, sample=match, name=match)
+    sample = match.removesuffix("-rebuilt")
+    return dataset_from_files(pairs_path, expression_path, sample=sample, name=match)
 
 
 def dataset_from_files(
