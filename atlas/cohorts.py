@@ -38,6 +38,9 @@ coordinates, TPM) with a ``samples`` table (``sample_id``, ``group``, ``tissue_t
     (a column; else from TCGA barcodes, else ``unknown``)). ``scale=tpm|log2|counts``. Every matrix
     sample must be in the table and every table row in the matrix.
 
+Every spec takes ``only=TISSUE_TYPE`` (keep e.g. the normals of a cohort: ``tcga-rtcga:CHOL,
+only=normal``) and the reader's own options (``counts=cpm|gene-body`` for count data).
+
 Tumour or normal comes from the table where it says so, else from the TCGA barcode: sample type
 code 01-09 is ``tumour``, 10-19 ``normal``, 20-29 ``control``.
 
@@ -242,10 +245,13 @@ def _raw_ids_unique(path: Path, gz: bool) -> None:
     with opener as handle:
         first = handle.readline()
     sep = "\t" if "\t" in first else ","
-    ids = pd.read_csv(
-        path, sep=sep, usecols=[0], dtype=str, header=None, skiprows=1,
-        compression="gzip" if gz else None, keep_default_na=False,
-    )[0]  # fmt: skip
+    try:
+        ids = pd.read_csv(
+            path, sep=sep, usecols=[0], dtype=str, header=None, skiprows=1,
+            compression="gzip" if gz else None, keep_default_na=False,
+        )[0]  # fmt: skip
+    except (OSError, EOFError, ValueError, pd.errors.ParserError) as exc:
+        raise BadInputError(f"{path}: cannot read the gene id column ({exc}).") from exc
     dup = ids.duplicated(keep=False).to_numpy()
     if dup.any():
         rows = np.flatnonzero(dup)
@@ -306,8 +312,8 @@ def read_tcga_rnasum(
         target = path.with_name(path.name.replace("_Counts.exp", "_Target.txt"))
     target = Path(target)
     gz = _check_gzip(path)
-    _raw_ids_unique(path, gz)
     expr = _quiet_expression(path, format="matrix", input_scale="tpm")
+    _raw_ids_unique(path, gz)
     table, first = _read_table(target, what="sample table")
     _need_columns(table, ["Sample_name", "Target"], target, "sample table", first)
     _unique(table["Sample_name"], target, "sample names", first)
@@ -893,7 +899,19 @@ def load_cohort(spec: str | Cohort) -> Cohort:
     if isinstance(spec, Cohort):
         return spec
     fmt, path, options = parse_spec(spec)
+    only = options.pop("only", None)
     try:
-        return READERS[fmt](path, **options)
+        cohort = READERS[fmt](path, **options)
     except TypeError as exc:
         raise BadInputError(f"--cohort {spec!r}: bad option ({exc}).") from exc
+    if only is None:
+        return cohort
+    keep = cohort.samples["tissue_type"].to_numpy() == only
+    if not keep.any():
+        raise BadInputError(
+            f"--cohort {spec!r}: only={only} keeps no sample (tissue types: "
+            f"{sorted(set(cohort.samples['tissue_type']))})."
+        )
+    ids = cohort.samples["sample_id"][keep].tolist()
+    samples = cohort.samples[keep].reset_index(drop=True)
+    return Cohort(f"{cohort.name}:{only}", cohort.expression.subset(ids), samples, cohort.inputs)
