@@ -427,7 +427,7 @@ def build_atlas(
         "build": {"chunk_samples": chunk_samples, "shards": len(shards)},
         "build_key": build_key,
         "created": previous.get("created") or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "command": previous.get("command") or shlex.join(["ai4loop", *sys.argv[1:]]),
+        "command": previous.get("command") or shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "tables": counts,
     }
     if previous.get("build_key") == build_key:

@@ -216,9 +216,7 @@ def differential(scores: np.ndarray, ggi_ids: np.ndarray, samples: pd.DataFrame)
 
 def anchor_expression(genes: pd.DataFrame, values: np.ndarray, ggis: pd.DataFrame) -> np.ndarray:
     """Mean expression of each GGI's two anchor genes per sample (NaN where a gene is absent)."""
-    index = pd.Index(genes["gene_id"]).drop_duplicates()
     row = pd.Series(np.arange(len(genes)), index=genes["gene_id"]).groupby(level=0).first()
-    del index
     i1 = row.reindex(ggis["gene_id1"]).to_numpy(np.float64)
     i2 = row.reindex(ggis["gene_id2"]).to_numpy(np.float64)
     ok = np.isfinite(i1) & np.isfinite(i2)

@@ -13,8 +13,21 @@ def atlas() -> None:
 
 
 @atlas.command("build")
-@click.option("--cohort", "cohorts", multiple=True, required=True, help="Cohort spec (repeatable).")
-@click.option("--catalog", default="default", show_default=True, help="default|expressed|PATH")
+@click.option(
+    "--cohort",
+    "cohorts",
+    multiple=True,
+    required=True,
+    help="Cohort spec FORMAT:PATH[,KEY=VALUE...] (repeatable), e.g. tcga-rnasum:ACC, "
+    "gtex-yarn:skin, hpa:tissue, encode:, matrix:expr.tsv,samples=s.tsv,group=type "
+    "(see atlas/cohorts.py).",
+)
+@click.option(
+    "--catalog",
+    default="default",
+    show_default=True,
+    help="default|published|expressed|all-pairs|PATH (docs/atlas-schema.md)",
+)
 @click.option("--all-pairs", is_flag=True, help="Score every annotated gene pair 5 kb-2 Mb.")
 @click.option("--model", default="upstream:K562", show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), required=True)
