@@ -47,6 +47,7 @@ __all__ = ["build_atlas", "score_block", "SHARD_FORMAT"]
 log = logging.getLogger(__name__)
 SHARD_FORMAT = "ai4loop-atlas-shard-v1"
 PAIR_BATCH = 1 << 20  # pair-sample rows scored at once (bounds memory for large catalogs)
+FEATURE_ROWS = 200_000  # anchor-sample rows featurised at once (155 float64 each: 250 MB)
 _CACHE: dict[str, object] = {}  # per process (main or Dask worker): models and operators
 
 
@@ -111,10 +112,18 @@ def score_block(
     from ai4loop_core.predict import encode_features, pair_distance
 
     op = operator or build_operator(anchors, genes)
-    feats = op.apply(values)
-    n_s = feats.shape[2]
-    flat = feats.transpose(2, 0, 1).reshape(n_s * op.n_anchors, op.n_features)
-    codes = encode_features(model, flat).reshape(n_s, op.n_anchors, -1)
+    n_s = values.shape[1]
+    codes = None
+    step = max(1, FEATURE_ROWS // max(op.n_anchors, 1))  # bound the float64 feature block
+    for lo in range(0, n_s, step):
+        feats = op.apply(values[:, lo : lo + step])
+        k = feats.shape[2]
+        flat = feats.transpose(2, 0, 1).reshape(k * op.n_anchors, op.n_features)
+        del feats
+        part = encode_features(model, flat).reshape(k, op.n_anchors, -1)
+        if codes is None:
+            codes = np.empty((n_s, op.n_anchors, part.shape[2]), dtype=np.float32)
+        codes[lo : lo + k] = part
     distance = pair_distance(anchors, left, right)
     out = np.empty((len(left), n_s), dtype=np.float32)
     step = max(1, PAIR_BATCH // max(n_s, 1))
