@@ -45,7 +45,7 @@ from atlas.cohorts import Cohort, load_cohort
 __all__ = ["build_atlas", "score_block", "SHARD_FORMAT"]
 
 log = logging.getLogger(__name__)
-SHARD_FORMAT = "ai4loop-atlas-shard-v1"
+SHARD_FORMAT = "ai4loop-atlas-shard-v2"
 PAIR_BATCH = 1 << 20  # pair-sample rows scored at once (bounds memory for large catalogs)
 FEATURE_ROWS = 200_000  # anchor-sample rows featurised at once (155 float64 each: 250 MB)
 _CACHE: dict[str, object] = {}  # per process (main or Dask worker): models and operators
@@ -349,6 +349,7 @@ def build_atlas(
     progress: bool = True,
     kind: str = "expression",
     synthetic: bool = False,
+    caveats: Sequence[str] = (),
 ) -> dict:
     """Build an atlas (docs/atlas-schema.md) in ``out``; returns its manifest.
 
@@ -368,6 +369,8 @@ def build_atlas(
         at ``scheduler``; neither: in this process.
     chunk_samples
         Samples per shard.
+    caveats
+        Sentences every reader of the atlas must see (manifest ``caveats``).
     """
     started = time.monotonic()
     out = Path(out)
@@ -428,6 +431,7 @@ def build_atlas(
             }
             for c in loaded
         ],
+        "caveats": list(caveats),
         "score_encoding": {
             "dtype": "uint16",
             "scale": tables.SCORE_SCALE,

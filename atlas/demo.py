@@ -47,6 +47,17 @@ DEMO_COHORTS = [
 ]
 
 
+DEMO_CAVEATS = [
+    "Read counts (TCGA HTSeq and RSEM, GTEx) were converted to TPM by gene-body length, since "
+    "exonic lengths are not in the reference data; see bench/RESULTS.md (Counts to TPM).",
+    "HPA tissues are consensus nTPM profiles (one aggregate per tissue, another normalisation "
+    "with lower totals than TPM from counts): they score lower than per-sample data, and they "
+    "are part of the pooled normals that tumour types without matched normals are compared to.",
+    "The CHOL normals (Firehose RSEM counts) and CHOL tumours (GDC HTSeq counts) come from "
+    "different pipelines.",
+]
+
+
 def _optional(module: str, attr: str):
     try:
         return getattr(importlib.import_module(module), attr)
@@ -69,7 +80,7 @@ def build_demo(
     start = time.monotonic()
     build_atlas(
         cohorts=DEMO_COHORTS, catalog=DEMO_CATALOG, model=DEMO_MODEL, out=out / "tcga-demo",
-        name="tcga-demo", workers=workers, progress=progress,
+        name="tcga-demo", workers=workers, progress=progress, caveats=DEMO_CAVEATS,
     )  # fmt: skip
     timings["tcga-demo"] = time.monotonic() - start
 

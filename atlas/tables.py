@@ -72,8 +72,10 @@ def write_shard(
 
     Long layout sorted by (ggi_id, sample order); row groups of :data:`SHARD_GGI_ROWS` GGIs, so a
     reader of one GGI touches one row group, and a reader of one sample touches one file (shards
-    hold disjoint, sorted ranges of sample ids). ``key`` (hashes of model, catalog, cohorts,
-    samples) goes into the file metadata: a rerun keeps the shard only if it matches.
+    hold disjoint, sorted ranges of sample ids). ``sample_id`` and ``ggi_id`` are dictionary/RLE
+    encoded, ``score`` byte-stream-split + zstd (about 2.2 bytes per stored score in all).
+    ``key`` (hashes of model, catalog, cohorts, samples) goes into the file metadata: a rerun
+    keeps the shard only if it matches.
     """
     n_ggi, n_s = stored.shape
     sample = pa.DictionaryArray.from_arrays(
@@ -90,7 +92,8 @@ def write_shard(
     with atomic_path(path) as tmp:
         pq.write_table(
             table, tmp, row_group_size=SHARD_GGI_ROWS * max(n_s, 1),
-            sorting_columns=[pq.SortingColumn(1)], **_WRITE,
+            sorting_columns=[pq.SortingColumn(1)], use_dictionary=["sample_id", "ggi_id"],
+            column_encoding={"score": "BYTE_STREAM_SPLIT"}, **_WRITE,
         )  # fmt: skip
 
 
