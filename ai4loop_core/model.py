@@ -113,8 +113,8 @@ def run_batched(net: keras.Model, inputs: list[np.ndarray], *, batch_size: int) 
 
 
 def _batch(inputs: list[np.ndarray], lo: int, hi: int, batch_size: int):
-    """Rows ``lo:hi`` zero-padded to a power-of-two length, so the backend compiles few shapes."""
-    size = min(batch_size, max(256, 1 << (hi - lo - 1).bit_length()))
+    """Rows ``lo:hi`` zero-padded to 1024 or ``batch_size`` rows: the backend compiles two shapes."""
+    size = min(batch_size, 1024) if hi - lo <= 1024 else batch_size
     parts = []
     for x in inputs:
         part = x[lo:hi]
@@ -148,10 +148,14 @@ def load_model(name: str, *, data_dir: Path | None = None) -> AnchorModel:
         return AnchorModel(net, name=name, card=card)
     if name.startswith("best:"):
         path = MODELS_DIR / "best" / f"{name.split(':', 1)[1]}.keras"
-    elif "/" not in name and not name.endswith((".keras", ".h5")):
+    elif "/" not in name and not name.endswith((".keras", ".h5", ".json")):
         path = MODELS_DIR / f"{name}.keras"
     else:
         path = Path(name)
+    if path.suffix == ".json" or (not path.exists() and card_path(path).exists()):
+        from ai4loop_core.boosted import load_boosted  # boosted trees: JSON model + card
+
+        return load_boosted(path if path.suffix == ".json" else card_path(path), name=name)
     if not path.exists():
         known = ", ".join(available_models())
         raise BadInputError(
@@ -204,5 +208,5 @@ def available_models() -> list[str]:
     """Every model name :func:`load_model` accepts without a path."""
     names = [f"upstream:{c}" for c in UPSTREAM_CELLS]
     names += sorted(p.stem for p in MODELS_DIR.glob("*.keras"))
-    names += sorted(f"best:{p.stem}" for p in (MODELS_DIR / "best").glob("*.keras"))
+    names += sorted(f"best:{p.name[:-10]}" for p in (MODELS_DIR / "best").glob("*.card.json"))
     return names

@@ -1,0 +1,127 @@
+"""Benchmark: the split protocol, that test rows never steer a choice, the written tables."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import ai4loop_core.benchmark as bm
+from ai4loop_core.datasets import load_dataset
+from ai4loop_core.errors import BadInputError
+
+
+@pytest.fixture(scope="module")
+def small():
+    """Two cell lines cut to a few chromosomes (training, validation and test ones)."""
+    keep = ["chr1", "chr2", "chr3", "chr4", "chr12", "chr17", "chr11", "chr6"]
+    out = {}
+    for cell in ("HeLaS3", "IMR90"):
+        d = load_dataset(cell)
+        out[cell] = d.take(np.flatnonzero(d.pairs["chrom1"].isin(keep).to_numpy()))
+    return out
+
+
+@pytest.fixture(autouse=True)
+def few_trees(monkeypatch):
+    monkeypatch.setattr(bm, "MAX_TREES", 40)
+
+
+def test_chromosome_parts_keep_test_and_validation_chromosomes_apart(small):
+    d = small["HeLaS3"]
+    parts = bm.chromosome_parts(d)
+    chrom = d.pairs["chrom1"].to_numpy()
+    assert set(chrom[parts["test"]]) == {"chr4", "chr11"}
+    assert set(chrom[parts["validation"]]) == {"chr2", "chr12", "chr17"}
+    assert set(chrom[parts["train"]]) == {"chr1", "chr3", "chr6"}
+    assert sorted(np.concatenate(list(parts.values()))) == list(range(len(d)))
+    overlap = bm.overlap_report(d, parts)
+    assert overlap["test_pairs_sharing_an_anchor_with_training"] == 0
+    assert overlap["test_pairs_repeating_a_training_pair"] == 0
+
+
+def _shuffle_test_labels(d):
+    parts = bm.chromosome_parts(d)
+    labels = d.labels.copy()
+    labels[parts["test"]] = np.random.default_rng(0).permutation(labels[parts["test"]])
+    return replace(d, labels=labels)
+
+
+def test_test_chromosomes_never_steer_a_choice(small, tmp_path):
+    """Shuffling the test labels changes nothing but the test metrics."""
+    kw = dict(models=["boosted", "boosted-pooled", "logistic-pooled"], splits=["chromosome"],
+              seeds=1, log=lambda _: None)  # fmt: skip
+    a = bm.run_benchmark(datasets=small, out=tmp_path / "a", **kw)
+    shuffled = {c: _shuffle_test_labels(d) for c, d in small.items()}
+    b = bm.run_benchmark(datasets=shuffled, out=tmp_path / "b", **kw)
+    va, vb = (r["results"].query("part == 'validation'") for r in (a, b))
+    pd.testing.assert_frame_equal(va.reset_index(drop=True), vb.reset_index(drop=True))
+    assert a["choice"] == b["choice"]
+    ta, tb = (r["results"].query("part == 'test' and not cross_cell") for r in (a, b))
+    assert (ta.auprc.to_numpy() != tb.auprc.to_numpy()).all()
+
+
+def test_benchmark_writes_tables_curves_and_honesty_checks(small, tmp_path):
+    out = tmp_path / "bench"
+    result = bm.run_benchmark(
+        datasets=small,
+        models=["boosted", "distance-only", "boosted-pooled"],
+        splits=["chromosome", "random"],
+        seeds=2,
+        out=out,
+        log=lambda _: None,
+    )
+    for name in ("results.csv", "summary.csv", "honesty.json", "RESULTS.md", "curves.csv.gz",
+                 "curves_chromosome.png", "curves_random.png"):  # fmt: skip
+        assert (out / name).stat().st_size > 100, name
+    res = pd.read_csv(out / "results.csv")
+    own = res[(res.part == "test") & ~res.cross_cell]
+    assert set(own.seed) == {42, 43}
+    assert set(own[own.split == "random"].model) == {"boosted", "distance-only"}  # pooled: no
+    cross = res[res.cross_cell & (res.model == "boosted")]
+    assert set(zip(cross.train_cells, cross.test_cell, strict=True)) == {
+        ("HeLaS3", "IMR90"),
+        ("IMR90", "HeLaS3"),
+    }
+    loco = res[res.cross_cell & (res.model == "boosted-pooled")]
+    assert set(loco.test_cell) == {"HeLaS3", "IMR90"} and len(loco) == 4
+    summary = result["summary"]
+    row = summary[(summary.model == "boosted") & (summary.split == "chromosome")
+                  & (summary.part == "test") & (summary.test_cell == "HeLaS3")
+                  & ~summary.cross_cell]  # fmt: skip
+    assert int(row.n_seeds.iloc[0]) == 2
+    dist = own[(own.model == "distance-only") & (own.split == "chromosome")]
+    assert (dist.auroc.between(0.3, 0.7)).all()  # matched negatives: distance alone ~ chance
+    honesty = result["honesty"]["per_cell"]["HeLaS3"]
+    assert honesty["positives_bin_aligned_share"] == 1.0
+    assert honesty["distance_multiple_of_1kb_rule_auprc"] > 0.5  # the artefact is real
+    assert honesty["overlap"]["random"]["test_pairs_sharing_an_anchor_with_training"] > 0
+    rna = result["honesty"]["boosted_pooled_with_another_cell_lines_rna"]["cells"]["IMR90"]
+    assert len(rna["other_rna_auprc"]) == 6
+    report = (out / "RESULTS.md").read_text()
+    assert "## Chromosome split, test" in report and "leave-one-cell-out" in report
+    assert result["choice"]["model"] in {"boosted", "boosted-pooled"}
+
+
+def test_bad_options(small, tmp_path):
+    with pytest.raises(BadInputError, match="Unknown model"):
+        bm.run_benchmark(datasets=small, models=["lstm9"], out=tmp_path)
+    with pytest.raises(BadInputError, match="Unknown split"):
+        bm.run_benchmark(datasets=small, splits=["time"], out=tmp_path)
+    with pytest.raises(BadInputError, match="save-best"):
+        bm.run_benchmark(datasets=small, models=["distance-only"], save_best=True, out=tmp_path)
+
+
+def test_cli_runs_a_small_benchmark(tmp_path):
+    from click.testing import CliRunner
+
+    from ai4loop_core.cli import cli
+
+    out = tmp_path / "b"
+    args = ["benchmark", "--cells", "HeLaS3", "--models", "distance-only", "--splits",
+            "chromosome", "--seeds", "1", "--out", str(out)]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "distance-only" in result.output and (out / "results.csv").exists()
