@@ -1,0 +1,116 @@
+"""Upload & predict without Streamlit: safe saving, validation, scoring, placement."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ai4loop_core.errors import BadInputError
+from dashboard import upload
+from dashboard.fixtures import atlases_for_tests
+from dashboard.query import AtlasStore
+
+EXAMPLE = "ai4loop-upstream/prediction/"
+AML = ("Samples_RNASeqdata.bed", "Samples_RNASeqdata.bed.columns.txt", "Genepairs_1000.bedpe")
+
+
+@pytest.fixture(scope="module")
+def aml_files(reg):
+    return [(name, reg(EXAMPLE + name).read_bytes()) for name in AML]
+
+
+@pytest.fixture(scope="module")
+def store(request):
+    root, _ = atlases_for_tests(request.config.cache.mkdir("dashboard"))
+    return AtlasStore([root])
+
+
+@pytest.mark.parametrize(
+    ("name", "safe"),
+    [
+        ("../../etc/passwd", "passwd"),
+        ("a b;rm -rf.tsv.gz", "a_b_rm_-rf.tsv.gz"),
+        ("..\\..\\x.csv", "x.csv"),
+        (".hidden", "hidden"),
+        ("", "upload"),
+    ],
+)
+def test_upload_names_cannot_leave_the_upload_directory(name, safe):
+    assert upload.safe_name(name) == safe
+
+
+def test_files_are_told_apart_by_name_and_content(aml_files):
+    kinds = [upload.classify(name, data[:512]) for name, data in aml_files]
+    assert kinds == ["expression", "columns", "pairs"]
+    assert upload.classify("pairs.csv", b"label,chr1,x1,x2,chr2,y1,y2\n") == "pairs"
+    assert upload.classify("m.tsv.gz", gzip.compress(b"gene\ts1\n")) == "expression"
+
+
+def test_size_limit_and_file_mix_are_checked(tmp_path, aml_files):
+    with pytest.raises(BadInputError, match="over the upload limit of 1 MB"):
+        upload.save_uploads(aml_files, workdir=tmp_path, max_bytes=1_000_000)
+    with pytest.raises(BadInputError, match="No expression file"):
+        upload.save_uploads(aml_files[1:], workdir=tmp_path, max_bytes=10**8)
+    with pytest.raises(BadInputError, match="More than one expression"):
+        upload.save_uploads(
+            [("a.tsv", b"g\ts\n"), ("b.tsv", b"g\ts\n")], workdir=tmp_path, max_bytes=10**8
+        )
+    with pytest.raises(BadInputError, match="empty"):
+        upload.save_uploads([("a.tsv", b"")], workdir=tmp_path, max_bytes=10**8)
+
+
+def test_bad_expression_gives_a_message_not_a_traceback(tmp_path):
+    saved = upload.save_uploads(
+        [("x.tsv", b"gene\tS1\nTP53\tabc\n")], workdir=tmp_path, max_bytes=10**6
+    )
+    with pytest.raises(BadInputError, match="^x.tsv: no numeric sample columns"):
+        upload.validate(saved)
+
+
+def test_aml_example_is_scored_and_placed(tmp_path, aml_files, store):
+    saved = upload.save_uploads(aml_files, workdir=tmp_path, max_bytes=10**8)
+    expr = upload.validate(saved)
+    report = upload.report_table(expr).set_index("item")["value"]
+    assert report["format"] == "ai4loop-bed" and report["detected scale"] == "tpm"
+    from ai4loop_core.model import load_model
+
+    steps = []
+    result = upload.predict_upload(
+        expr,
+        model=load_model("upstream:K562"),
+        pairs=saved.pairs,
+        catalog=store.catalog("tcga-fixture"),
+        group_means=lambda ids: store.group_means("tcga-fixture", ids),
+        progress=lambda f, what: steps.append(f),
+    )
+    table = result.table
+    assert table.shape == (1000, 13) and list(table.columns[-2:]) == ["AML1", "AML2"]
+    # AI4Loop's published output for this example (see tests/test_predict.py)
+    np.testing.assert_allclose(
+        table.loc[[0, 4, 83], ["AML1", "AML2"]].to_numpy(),
+        [[0.98771, 0.77354], [0.99764, 0.99698], [0.98539, 0.23045]],
+        atol=1e-4,
+    )
+    assert steps[-1] == 1.0 and steps == sorted(steps)
+    placed = result.placement
+    assert set(placed["sample"]) == {"AML1", "AML2"} and placed["n_ggis"].min() >= 400
+    assert placed["correlation"].between(-1, 1).all()
+    hmx3 = upload.filter_by_gene(table, "hmx3")
+    assert len(hmx3) and hmx3["symbol2"].str.contains("HMX3").all()
+
+
+def test_placement_needs_enough_shared_ggis():
+    scores = pd.DataFrame({"s": [0.1, 0.9]}, index=[1, 2])
+    means = pd.DataFrame({"g": [0.2, 0.8]}, index=[1, 2])
+    with pytest.raises(BadInputError, match="Only 2 scored GGIs"):
+        upload.placement(scores, means)
+
+
+def test_model_names_match_the_model_registry():
+    from ai4loop_core.model import MODELS_DIR, available_models
+
+    assert upload.model_names(MODELS_DIR) == available_models()
+    assert upload.model_label("upstream:K562").endswith("(published model)")
