@@ -269,7 +269,7 @@ def _client(workers: int, scheduler: str | None):
     if scheduler:
         return Client(scheduler), None
     cluster = LocalCluster(
-        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
         silence_logs=logging.ERROR,
         env={"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
              "OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"},
@@ -290,10 +290,10 @@ def _run_shards(
 ):
     op_keys = [_genes_hash(c.expression.genes) + ":" + _hash(anchors.to_csv()) for c in cohorts]
 
-    def blocks_of(shard, genes_of):
+    def blocks_of(shard, genes_of, put=lambda x: x):
         return [
             (op_keys[b.cohort], genes_of(b.cohort),
-             np.ascontiguousarray(cohorts[b.cohort].expression.values[:, b.columns]),
+             put(np.ascontiguousarray(cohorts[b.cohort].expression.values[:, b.columns])),
              b.positions)
             for b in shard.blocks
         ]  # fmt: skip
@@ -324,7 +324,7 @@ def _run_shards(
         for shard in todo:
             fut = client.submit(
                 _score_shard, model_name, a_f, l_f, r_f,
-                blocks_of(shard, lambda ci: genes_f[ci]), len(shard.sample_ids),
+                blocks_of(shard, lambda ci: genes_f[ci], client.scatter), len(shard.sample_ids),
                 key=f"shard-{shard.index}-{shard.key['samples'][:12]}", pure=False,
             )  # fmt: skip
             futures[fut] = shard

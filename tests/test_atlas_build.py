@@ -186,7 +186,7 @@ def test_existing_dask_scheduler_gives_the_same_atlas(inputs, reference, tmp_pat
 
     out = tmp_path / "dask"
     with LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
     ) as cluster:
         _build(inputs, out, scheduler=cluster.scheduler_address)
     for name in _files(reference):
