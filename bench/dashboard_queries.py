@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         action="append",
         default=[],
-        help="also time the expression atlases under this directory (repeatable)",
+        help="also time every atlas under this directory (repeatable)",
     )
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--json", type=Path, help="write the timings here")
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     for root in args.atlas:
         real = AtlasStore([root])
-        for name in real.names(kind="expression", needs=("scores",)):
+        for name in real.names():
             timings = time_queries(page_queries(real, name), repeats=args.repeats)
             results[name] = _report(f"atlas {name} ({root})", timings)
     if args.json:

@@ -498,7 +498,7 @@ def metrics_bars(df: pd.DataFrame, *, metric: str, title: str) -> go.Figure:
                 textposition="outside",
             )
         )
-    fig.update_layout(barmode="group")
+    fig.update_layout(barmode="group", legend={"orientation": "h", "y": -0.15})
     fig.update_yaxes(title=metric.upper(), range=[0, 1.05])
     return _layout(fig, title)
 
@@ -518,6 +518,7 @@ def curves(long: pd.DataFrame, *, x: str, y: str, title: str, diagonal: bool) ->
                 line={"dash": "dot", "color": "#7f8c8d"},
             )
         )
+    fig.update_layout(legend={"orientation": "h", "y": -0.2})
     fig.update_xaxes(title=x.upper() if len(x) <= 3 else x, range=[0, 1])
     fig.update_yaxes(title=y.upper() if len(y) <= 3 else y, range=[0, 1.02])
     return _layout(fig, title)

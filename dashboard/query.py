@@ -263,7 +263,7 @@ class AtlasStore:
     def overview(self) -> pd.DataFrame:
         """One row per atlas: kind, provenance, model, catalog, sample/group/GGI counts."""
         rows = []
-        for a in self.atlases.values():
+        for a in (self.atlases[n] for n in self.names()):
             counts = {t: self._count(a, t) for t in ("samples", "ggis")}
             groups = self.groups(a.name)
             rows.append(
@@ -305,6 +305,17 @@ class AtlasStore:
                 return df["group"].astype(str).tolist()
         return []
 
+    def group_sizes(self, atlas: str) -> pd.DataFrame:
+        """``group``, ``samples`` (null where unknown, as in the published summary)."""
+        a = self.atlas(atlas)
+        if a.has("samples"):
+            return self.sql(
+                a, 'SELECT "group", count(*) AS samples FROM {samples} GROUP BY 1 ORDER BY 1'
+            )
+        return self.sql(
+            a, 'SELECT "group", max(n) AS samples FROM {group_summary} GROUP BY 1 ORDER BY 1'
+        )
+
     def group_types(self, atlas: str) -> pd.DataFrame:
         """``group`` -> ``tissue_type`` (most common among its samples).
 
@@ -328,20 +339,29 @@ class AtlasStore:
         self, atlas: str, *, n_top: int = 40, value: str = "fraction", groups: Sequence[str] = ()
     ) -> pd.DataFrame:
         """Long table ``group, ggi_id, ggi, value`` for the ``n_top`` GGIs most variable across
-        groups (variance of ``value``: ``fraction`` or ``mean``)."""
+        groups (variance of ``value``: ``fraction`` or ``mean``), over ``groups`` (default all).
+
+        Two steps (rank the GGIs, then read those only): one pass over the summary each.
+        """
         if value not in {"fraction", "mean"}:
             raise BadInputError(f"value must be 'fraction' or 'mean', not {value!r}.")
         where = 'AND list_contains($groups, "group")' if groups else ""
+        top = self.sql(
+            atlas,
+            f"""SELECT ggi_id, var_pop({value}) AS spread FROM {{group_summary}}
+                WHERE {value} IS NOT NULL {where}
+                GROUP BY ggi_id ORDER BY spread DESC, ggi_id LIMIT $n""",
+            n=int(n_top),
+            groups=list(groups),
+        )
         return self.sql(
             atlas,
-            f"""WITH s AS (SELECT "group", ggi_id, {value} AS value FROM {{group_summary}}
-                          WHERE {value} IS NOT NULL {where}),
-                top AS (SELECT ggi_id, var_pop(value) AS spread FROM s GROUP BY ggi_id
-                        ORDER BY spread DESC, ggi_id LIMIT $n)
-               SELECT s."group", s.ggi_id, g.symbol1 || '–' || g.symbol2 AS ggi, s.value
-               FROM s JOIN top USING (ggi_id) JOIN {{ggis}} g USING (ggi_id)
-               ORDER BY s.ggi_id, s."group" """,
-            n=int(n_top),
+            f"""SELECT s."group", s.ggi_id, g.symbol1 || '–' || g.symbol2 AS ggi,
+                       s.{value} AS value
+                FROM {{group_summary}} s JOIN {{ggis}} g USING (ggi_id)
+                WHERE list_contains($ids, s.ggi_id) AND s.{value} IS NOT NULL {where}
+                ORDER BY s.ggi_id, s."group" """,
+            ids=[int(i) for i in top["ggi_id"]],
             groups=list(groups),
         )
 
@@ -751,10 +771,16 @@ def cluster_order(matrix: pd.DataFrame) -> tuple[list, list]:
 # Models
 
 
-def model_cards(models_dir: Path | str) -> pd.DataFrame:
-    """Our trained models' cards (``*.card.json``): cell line, split and test metrics."""
+def _json_files(dirs: Path | str | Sequence[Path | str]) -> list[Path]:
+    dirs = [dirs] if isinstance(dirs, str | Path) else list(dirs)
+    return sorted({p for d in dirs for p in Path(d).rglob("*.json")})
+
+
+def model_cards(models_dir: Path | str | Sequence[Path | str]) -> pd.DataFrame:
+    """Our trained models' cards (``*.card.json`` under one or more directories): cell line,
+    split and test metrics."""
     rows = []
-    for path in sorted(Path(models_dir).rglob("*.card.json")):
+    for path in (p for p in _json_files(models_dir) if p.name.endswith(".card.json")):
         try:
             card = json.loads(path.read_text())
         except (OSError, ValueError):
@@ -778,11 +804,11 @@ def model_cards(models_dir: Path | str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[*cols, "card"])
 
 
-def evaluations(models_dir: Path | str) -> pd.DataFrame:
-    """Evaluation JSONs (``ai4loop evaluate --json``) under ``models_dir``: model, the cell line
-    it was trained on, the dataset judged, metrics and whether curves are beside it."""
+def evaluations(models_dir: Path | str | Sequence[Path | str]) -> pd.DataFrame:
+    """Evaluation JSONs (``ai4loop evaluate --json``) under one or more directories: model, the
+    cell line it was trained on, the dataset judged, metrics and whether curves are beside it."""
     rows = []
-    for path in sorted(Path(models_dir).rglob("*.json")):
+    for path in _json_files(models_dir):
         if path.name.endswith(".card.json"):
             continue
         try:
@@ -836,36 +862,54 @@ def read_curves(prefix: Path | str) -> tuple[pd.DataFrame, pd.DataFrame]:
     return roc, pr
 
 
-def page_queries(store: AtlasStore, atlas: str) -> dict[str, Callable[[], pd.DataFrame]]:
-    """The questions the pages ask of an expression atlas, one callable per interaction
-    (for the performance test and ``bench/dashboard_queries.py``)."""
-    groups = (
-        store.references(atlas)["group"].tolist()
-        if store.atlas(atlas).has("differential")
-        else store.groups(atlas)
-    )
-    ggi = int(store.sql(atlas, "SELECT ggi_id FROM {ggis} LIMIT 1")["ggi_id"].iloc[0])
+def page_queries(store: AtlasStore, atlas: str) -> dict[str, Callable[[], object]]:
+    """The questions the pages ask of an atlas, one callable per interaction (for the
+    performance test and ``bench/dashboard_queries.py``); which ones depends on its kind."""
+    a = store.atlas(atlas)
+    if a.kind == "drug":
+        gene_set = store.gene_sets(atlas)[0]
+        members = store.gene_set_members(gene_set)
+        top = store.drug_ranking(atlas, gene_set)["pert_iname"].iloc[0]
+        return {
+            "drugs: ranking for a gene set": lambda: store.drug_ranking(atlas, gene_set),
+            "drugs: find a compound": lambda: store.drug_ranking(atlas, gene_set, compound=top[:3]),
+            "drugs: compound signatures": lambda: store.compound_signatures(
+                atlas, top, members=members
+            ),
+            "drugs: GGIs reversed/gained": lambda: store.compound_ggis(atlas, top, members=members),
+        }
+    if a.has("differential"):
+        groups = store.references(atlas)["group"].tolist()
+    else:
+        groups = store.groups(atlas)
+    middle = "SELECT quantile_disc(ggi_id, 0.5) AS ggi_id FROM {ggis}"  # not the first row group
+    ggi = int(store.sql(atlas, middle)["ggi_id"].iloc[0])
     row = store.ggi(atlas, ggi)
     lo, hi = int(row.start1) - 10**6, int(row.end1) + 10**6
-    return {
-        "overview: samples per group": lambda: store.group_counts(atlas),
+    queries = {
         "landscape: heatmap": lambda: store.heatmap(atlas, n_top=40),
-        "landscape: burden": lambda: store.burden(atlas),
-        "landscape: differential": lambda: store.differential(
-            atlas, groups[0], min_abs_delta=0.2, max_q=0.05
-        ),
-        "landscape: volcano": lambda: store.volcano(
-            atlas, groups[0], min_abs_delta=0.2, max_q=0.05
-        ),
         "explorer: gene search": lambda: store.search_genes(str(row.symbol1)),
         "explorer: GGIs at a locus": lambda: store.ggis_near(
             atlas, row.chrom, lo, hi, group=groups[0]
         ),
-        "explorer: one GGI in every sample": lambda: store.ggi_distribution(atlas, ggi),
-        "explorer: expression of two genes": lambda: store.expression(
-            atlas, [row.gene_id1, row.gene_id2]
-        ),
+        "explorer: one GGI in every group": lambda: store.ggi_distribution(atlas, ggi),
     }
+    if a.has("samples"):
+        queries["overview: samples per group"] = lambda: store.group_counts(atlas)
+    if a.has("sample_burden"):
+        queries["landscape: burden"] = lambda: store.burden(atlas)
+    if a.has("differential"):
+        queries["landscape: differential"] = lambda: store.differential(
+            atlas, groups[0], min_abs_delta=0.2, max_q=0.05
+        )
+        queries["landscape: volcano"] = lambda: store.volcano(
+            atlas, groups[0], min_abs_delta=0.2, max_q=0.05
+        )
+    if a.has("scores"):
+        queries["explorer: expression of two genes"] = lambda: store.expression(
+            atlas, [row.gene_id1, row.gene_id2]
+        )
+    return queries
 
 
 def time_queries(queries: dict[str, Callable[[], object]], *, repeats: int = 7) -> pd.DataFrame:

@@ -22,7 +22,7 @@ def server_command(
     port: int = DEFAULT_PORT,
     address: str = "localhost",
     max_upload_mb: int = DEFAULT_UPLOAD_MB,
-    models_dir: Path | str | None = None,
+    models_dir: Path | str | Sequence[Path | str] | None = None,
 ) -> tuple[list[str], dict[str, str]]:
     """The ``streamlit run`` argv and environment for the dashboard.
 
@@ -54,7 +54,8 @@ def server_command(
     env = dict(os.environ)
     env["AI4LOOP_ATLAS"] = os.pathsep.join(str(p) for p in paths)
     if models_dir is not None:
-        env["AI4LOOP_MODELS_DIR"] = str(Path(models_dir).resolve())
+        dirs = [models_dir] if isinstance(models_dir, str | Path) else list(models_dir)
+        env["AI4LOOP_MODELS_DIR"] = os.pathsep.join(str(Path(d).resolve()) for d in dirs)
     return argv, env
 
 
@@ -70,7 +71,7 @@ def serve(
     port: int = DEFAULT_PORT,
     address: str = "localhost",
     max_upload_mb: int = DEFAULT_UPLOAD_MB,
-    models_dir: Path | str | None = None,
+    models_dir: Path | str | Sequence[Path | str] | None = None,
 ) -> int:
     """``ai4loop dashboard``: print the URL, then run Streamlit until it is stopped."""
     argv, env = server_command(

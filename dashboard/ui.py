@@ -38,9 +38,11 @@ def atlas_paths() -> tuple[str, ...]:
 REPO_MODELS = Path(__file__).resolve().parent.parent / "models"  # = ai4loop_core.model.MODELS_DIR
 
 
-def models_dir() -> Path:
-    """Where model cards and evaluation JSONs are: ``$AI4LOOP_MODELS_DIR`` or ``models/``."""
-    return Path(os.environ.get(MODELS_ENV) or REPO_MODELS)
+def models_dirs() -> list[Path]:
+    """Where model cards and evaluation JSONs are: ``$AI4LOOP_MODELS_DIR`` (os.pathsep-separated)
+    or ``models/``."""
+    value = os.environ.get(MODELS_ENV) or str(REPO_MODELS)
+    return [Path(p) for p in value.split(os.pathsep) if p]
 
 
 @st.cache_resource(show_spinner="Opening the atlases…")

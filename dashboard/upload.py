@@ -45,6 +45,8 @@ def safe_name(name: str) -> str:
 def classify(name: str, head: bytes) -> str:
     """``columns``, ``pairs`` or ``expression``, from a file's name and first bytes."""
     lower = name.lower()
+    if lower.endswith((".gct", ".gctx", ".gct.gz")):
+        return "expression"
     if lower.endswith((".columns.txt", ".columns")):
         return "columns"
     if lower.endswith((".bedpe", ".bedpe.gz")):
@@ -93,10 +95,21 @@ def save_uploads(files: Sequence[tuple[str, bytes]], *, workdir: Path, max_bytes
     return UploadSet(expression=first["expression"], columns=first["columns"], pairs=first["pairs"])
 
 
+def formats() -> dict[str, str]:
+    """Expression formats an upload may have (the project's readers plus :mod:`.readers`)."""
+    from ai4loop_core import expression
+    from dashboard import readers
+
+    readers.register()
+    return expression.formats()
+
+
 def validate(upload: UploadSet, *, input_scale: str = "auto"):
     """Read the expression upload (:class:`ai4loop_core.expression.Expression`) and its report."""
     from ai4loop_core.expression import read_expression
+    from dashboard import readers
 
+    readers.register()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the report lists the same warnings
         try:

@@ -51,7 +51,10 @@ def server(request):
         pytest.skip("Debian's chromium is not installed (make test installs it)")
     root, models = atlases_for_tests(request.config.cache.mkdir("dashboard"), demo=True)
     port = _free_port()
-    argv, env = server_command(atlas=[root], port=port, address="127.0.0.1", models_dir=models)
+    repo_models = Path(__file__).resolve().parent.parent / "models"
+    argv, env = server_command(
+        atlas=[root], port=port, address="127.0.0.1", models_dir=[repo_models, models]
+    )
     ARTIFACTS.mkdir(exist_ok=True)
     log = open(ARTIFACTS / "streamlit.log", "w")  # noqa: SIM115 (closed at teardown)
     proc = subprocess.Popen(
@@ -135,27 +138,28 @@ def test_every_page_and_its_main_interaction(page, server, reg):
     link.wait_for()
     settle(page)
     timings["gene search"] = time.monotonic() - t
+    check(page, "02-overview-gene-search", charts=1)
     t = time.monotonic()
     link.click()
     page.wait_for_url("**/explorer?*")
     settle(page)
     timings["open the gene in the explorer"] = time.monotonic() - t
     assert "expl_gene=ENSG" in page.url  # the view is in the URL
-    check(page, "02-explorer-gene", charts=2)
+    check(page, "03-explorer-gene", charts=2)
 
     page.goto(f"{server}/landscape")
     settle(page)
-    check(page, "03-landscape-heatmap")
+    check(page, "04-landscape-heatmap")
     t = time.monotonic()
     page.get_by_role("tab", name="GGI burden").click()
     page.wait_for_timeout(200)
     settle(page)
     timings["landscape: switch tab"] = time.monotonic() - t
-    check(page, "04-landscape-burden")
+    check(page, "05-landscape-burden")
     page.get_by_role("tab", name="Differential GGIs").click()
     settle(page)
     assert "land_tab=" in page.url
-    check(page, "05-landscape-differential")
+    check(page, "06-landscape-differential")
 
     page.goto(f"{server}/drugs")
     settle(page)
@@ -171,7 +175,7 @@ def test_every_page_and_its_main_interaction(page, server, reg):
     settle(page)
     timings["open a compound"] = time.monotonic() - t
     assert page.get_by_role("heading", name=chosen).count() == 1
-    check(page, "06-drugs-compound", charts=3)
+    check(page, "07-drugs-compound", charts=3)
 
     page.goto(f"{server}/upload")
     settle(page)
@@ -185,10 +189,10 @@ def test_every_page_and_its_main_interaction(page, server, reg):
     timings["upload: run the AML example (model load + 1,000 pairs + catalog)"] = (
         time.monotonic() - t
     )
-    check(page, "07-upload-results", charts=2)
+    check(page, "08-upload-results", charts=2)
 
     page.goto(f"{server}/models")
     settle(page)
-    check(page, "08-models", charts=5)
+    check(page, "09-models", charts=5)
     print("\n  browser, action to settled page (includes the 0.6 s quiet check):")
     print("\n".join(f"  {k}: {v * 1000:.0f} ms" for k, v in timings.items()))

@@ -4,6 +4,7 @@ interaction; the synthetic labelling on the fixture atlases."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -14,7 +15,8 @@ from streamlit.testing.v1 import AppTest
 from dashboard.fixtures import atlases_for_tests
 from dashboard.query import AtlasStore
 
-APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
+REPO = Path(__file__).resolve().parent.parent
+APP = str(REPO / "dashboard" / "app.py")
 EXAMPLE = "ai4loop-upstream/prediction/"
 AML = ("Samples_RNASeqdata.bed", "Samples_RNASeqdata.bed.columns.txt", "Genepairs_1000.bedpe")
 GENE = "S100A10"  # in the published catalog, with many GGIs around it (1q21)
@@ -30,7 +32,7 @@ def demo(request):
     print(f"\ndemo atlases ready in {time.monotonic() - t:.1f} s: {root}")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("AI4LOOP_ATLAS", str(root))
-        mp.setenv("AI4LOOP_MODELS_DIR", str(models))
+        mp.setenv("AI4LOOP_MODELS_DIR", os.pathsep.join([str(REPO / "models"), str(models)]))
         yield AtlasStore([root])
 
 

@@ -168,8 +168,13 @@ def test_model_cards_and_evaluations_are_read(dashboard_data, tmp_path):
     assert cards[["model", "auroc"]].values.tolist() == [["K562", 0.8]]
 
 
-def test_page_queries_p95_under_half_a_second(store):
-    atlas = store.names(kind="expression", needs=("scores",))[0]
-    timings = time_queries(page_queries(store, atlas))
-    print("\n" + timings.to_string(index=False))
-    assert timings["p95_s"].max() < P95_LIMIT_S
+@pytest.mark.parametrize("demo", [False, True], ids=["fixture atlases", "demo atlases"])
+def test_page_queries_p95_under_half_a_second(request, demo):
+    root, _ = atlases_for_tests(request.config.cache.mkdir("dashboard"), demo=demo)
+    store = AtlasStore([root])
+    worst = {}
+    for atlas in store.names():
+        timings = time_queries(page_queries(store, atlas))
+        print(f"\n{atlas}\n" + timings.to_string(index=False))
+        worst[atlas] = timings["p95_s"].max()
+    assert max(worst.values()) < P95_LIMIT_S, worst

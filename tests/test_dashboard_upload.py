@@ -114,3 +114,28 @@ def test_model_names_match_the_model_registry():
 
     assert upload.model_names(MODELS_DIR) == available_models()
     assert upload.model_label("upstream:K562").endswith("(published model)")
+
+
+def test_gdc_star_and_lincs_gct_uploads_are_read(tmp_path, reg):
+    # GDC STAR layout (comment, header, N_* rows) around real ENCODE K562 TPM values
+    encode = pd.read_csv(reg("ai4loop-upstream/data/allRNAseq.tsv"), sep="\t")
+    star = pd.DataFrame(
+        {"gene_id": encode["gene"] + ".5", "gene_name": "-", "gene_type": "-", "unstranded": 0,
+         "stranded_first": 0, "stranded_second": 0, "tpm_unstranded": encode["K562"]}
+    )  # fmt: skip
+    lines = ["# gene-model: GENCODE v36", *star.to_csv(sep="\t", index=False).splitlines()]
+    lines.insert(2, "N_unmapped\t\t\t7\t7\t7\t")  # STAR's summary rows come first
+    text = "\n".join(lines) + "\n"
+    files = [("x.rna_seq.augmented_star_gene_counts.tsv.gz", gzip.compress(text.encode()))]
+    expr = upload.validate(upload.save_uploads(files, workdir=tmp_path / "a", max_bytes=10**9))
+    assert expr.report.format == "gdc-star" and expr.samples == ["x"]
+    assert expr.report.n_mapped == len(encode)
+    # the L1000 plate: Level 3 GCT becomes TPM-like landmark genes, with the coverage warning
+    files = [("plate.gct", reg("lincs/test_l1000.gct").read_bytes())]
+    expr = upload.validate(upload.save_uploads(files, workdir=tmp_path / "b", max_bytes=10**9))
+    assert expr.report.format == "lincs-gct" and len(expr.samples) == 377
+    assert 900 < expr.report.n_mapped <= 978 and "landmark" in expr.report.warnings[0]
+    # a Level 4 GCTX (z-scores) is refused with the reason
+    files = [("z.gctx", reg("lincs/test_l1000_highprecision.gctx").read_bytes())]
+    with pytest.raises(BadInputError, match="^z.gctx: LINCS Level 4"):
+        upload.validate(upload.save_uploads(files, workdir=tmp_path / "c", max_bytes=10**9))

@@ -33,10 +33,15 @@ import click
     "--models",
     "models_dir",
     type=click.Path(path_type=Path),
-    help="Directory of model cards and evaluation JSONs [default: models/].",
+    multiple=True,
+    help="Directory of model cards and evaluation JSONs (repeatable) [default: models/].",
 )
 def dashboard(
-    atlas: tuple[Path, ...], port: int, address: str, max_upload_mb: int, models_dir: Path | None
+    atlas: tuple[Path, ...],
+    port: int,
+    address: str,
+    max_upload_mb: int,
+    models_dir: tuple[Path, ...],
 ) -> None:
     """Browse GGI atlases, screen drugs and score your own RNA-seq in a web browser."""
     from dashboard.server import DEFAULT_ATLAS, serve
@@ -46,7 +51,7 @@ def dashboard(
         port=port,
         address=address,
         max_upload_mb=max_upload_mb,
-        models_dir=models_dir,
+        models_dir=list(models_dir) or None,
     )
     if code:
         raise click.exceptions.Exit(code)

@@ -40,7 +40,13 @@ if heat_tab.open:
             bind="query-params",
             format_func=labels.get,
         )
-        long = ui.ask("heatmap", name, n_top=n_top, value=value)
+        sizes = ui.ask("group_sizes", name)
+        small = sizes["samples"] < 3
+        label = f"Include the {small.sum()} groups with fewer than 3 samples (single profiles)"
+        keep = []  # every group
+        if small.any() and not st.toggle(label, key="land_heat_small", bind="query-params"):
+            keep = sizes.loc[~small, "group"].tolist()
+        long = ui.ask("heatmap", name, n_top=n_top, value=value, groups=keep)
         if long.empty:
             st.info("No group summary values to show.")
         else:

@@ -7,7 +7,8 @@ from dashboard import charts, ui
 from dashboard.query import PUBLISHED_METRICS, evaluations, model_cards, read_curves
 
 st.title("Models")
-where = ui.models_dir()
+where = ui.models_dirs()
+where_text = ", ".join(str(p) for p in where)
 cards = model_cards(where)
 evals = evaluations(where)
 published = PUBLISHED_METRICS.assign(who="AI4Loop (published, random split)", model="upstream")
@@ -18,7 +19,7 @@ both = pd.concat(
 )
 if ours.empty:
     st.info(
-        f"No model card with test metrics in {where} yet (train with `ai4loop train`); "
+        f"No model card with test metrics in {where_text} yet (train with `ai4loop train`); "
         "showing the published numbers."
     )
 st.caption(
@@ -49,7 +50,7 @@ ui.table(cards, "model-cards", key="mod_cards")
 st.subheader("ROC and PR curves")
 with_curves = evals[evals["curves"] != ""]
 if with_curves.empty:
-    st.info(f"No evaluation JSON with curves in {where} (`ai4loop evaluate --json`).")
+    st.info(f"No evaluation JSON with curves in {where_text} (`ai4loop evaluate --json`).")
 else:
     names = [f"{r.model} on {r.dataset} ({r.split})" for r in with_curves.itertuples()]
     chosen = st.multiselect(
@@ -101,4 +102,10 @@ else:
         title=f"{metric.upper()}: trained on (rows) × tested on (columns)",
         label=metric.upper(),
     )
+    if evals["possible_leakage"].any():
+        st.caption(
+            "possible_leakage: the model may have seen these test pairs in training (e.g. a "
+            "published model, trained on a random split, judged on its own cell line's "
+            "chromosome split); read those cells as optimistic."
+        )
     ui.table(evals.drop(columns=["curves"]), "evaluations", key="mod_evals_table")

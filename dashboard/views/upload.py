@@ -5,7 +5,6 @@ from pathlib import Path
 
 import streamlit as st
 
-from ai4loop_core.expression import formats
 from dashboard import charts, ui, upload
 
 st.title("Upload & predict")
@@ -13,7 +12,7 @@ limit_mb = int(st.get_option("server.maxUploadSize"))
 st.markdown(
     "Upload one expression file (genes × samples) and, optionally, its column-name file and a "
     "pair file. Readers: "
-    + "; ".join(f"**{k}** ({v})" for k, v in formats().items())
+    + "; ".join(f"**{k}** ({v})" for k, v in upload.formats().items())
     + ". Pair files: AI4Loop BEDPE, standard BEDPE or the pair CSV. Without a pair file the "
     f"atlas catalog's GGIs are scored. Limit {limit_mb} MB per file."
 )
