@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -80,7 +81,11 @@ def serve(
     print(
         f"AI4Loop Atlas dashboard: {url(port=port, address=address)}  (Ctrl-C stops it)", flush=True
     )
+    proc = subprocess.Popen(argv, env=env)
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: proc.send_signal(signum))
     try:
-        return subprocess.run(argv, env=env, check=False).returncode
-    except KeyboardInterrupt:
-        return 0
+        return proc.wait()
+    except KeyboardInterrupt:  # Ctrl-C reaches Streamlit too (same process group)
+        return proc.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -117,7 +117,10 @@ if diff_tab.open:
             )
             ref = refs.loc[refs["group"] == group, "reference"].iloc[0]
             table = ui.ask("differential", name, group, min_abs_delta=delta, max_q=q)
-            st.caption(f"{group} against {ref}: {len(table)} GGIs pass (up to 500 shown).")
+            points = ui.ask("volcano", name, group, min_abs_delta=delta, max_q=q)
+            n_pass = int(points["passes"].sum())
+            shown = "" if n_pass <= len(table) else f"; the {len(table)} largest changes listed"
+            st.caption(f"{group} against {ref}: {n_pass} GGIs pass{shown}.")
             fmt = st.column_config.NumberColumn(format="%.3g")
             ui.table(
                 table,
@@ -125,7 +128,6 @@ if diff_tab.open:
                 key="land_diff",
                 column_config={"p": fmt, "q": fmt},
             )
-            points = ui.ask("volcano", name, group, min_abs_delta=delta, max_q=q)
             ui.chart(
                 charts.volcano,
                 points,
