@@ -37,10 +37,11 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 demo: data
-	$(BIN)/ai4loop demo
+	$(BIN)/ai4loop atlas build-demo --out atlases
+	$(BIN)/ai4loop dashboard --atlas atlases
 
 test: data sysdeps-test lint
 	$(BIN)/python -m pytest -q
 
 clean:
-	rm -rf $(VENV) data atlases tests/artifacts
+	rm -rf $(VENV) data atlases build tests/artifacts .pytest_cache
