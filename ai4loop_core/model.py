@@ -21,26 +21,35 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import numpy as np
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-from keras import layers  # noqa: E402
+from ai4loop_core.errors import BadInputError
+from ai4loop_core.features import FEATURE_TRANSFORM_VERSION, N_FEATURES
 
-from ai4loop_core.errors import BadInputError  # noqa: E402
-from ai4loop_core.features import FEATURE_TRANSFORM_VERSION, N_FEATURES  # noqa: E402
+if TYPE_CHECKING:
+    import keras
 
 UPSTREAM_CELLS = ("K562", "GM12878", "HeLaS3", "IMR90")
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 CODE_SIZE = 32
 
 
+def _keras():
+    """Import Keras (and its backend) only when a network is built or loaded: it takes seconds."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+
+    return keras
+
+
 def build_network(
     *, n_features: int = N_FEATURES, lstm_units: int = 16, dropout: float = 0.3
 ) -> keras.Model:
     """The AI4Loop Bi-LSTM, layer for layer as published (so ``.h5`` weights load in order)."""
+    keras = _keras()
+    layers = keras.layers
     left = keras.Input(shape=(n_features, 1), name="left_anchor")
     right = keras.Input(shape=(n_features, 1), name="right_anchor")
     lstm1 = layers.Bidirectional(layers.LSTM(lstm_units, return_sequences=True), name="bilstm_1")
@@ -64,6 +73,7 @@ class AnchorModel:
     card: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        keras = _keras()
         net = self.network
         n_features = net.inputs[0].shape[1]
         anchor = keras.Input(shape=(n_features, 1))
@@ -113,7 +123,7 @@ def run_batched(net: keras.Model, inputs: list[np.ndarray], *, batch_size: int) 
 
 
 def _batch(inputs: list[np.ndarray], lo: int, hi: int, batch_size: int):
-    """Rows ``lo:hi`` zero-padded to 1024 or ``batch_size`` rows: the backend compiles two shapes."""
+    """Rows ``lo:hi`` zero-padded to 1024 or ``batch_size`` rows: only 2 shapes to compile."""
     size = min(batch_size, 1024) if hi - lo <= 1024 else batch_size
     parts = []
     for x in inputs:
@@ -167,7 +177,7 @@ def load_model(name: str, *, data_dir: Path | None = None) -> AnchorModel:
         net.load_weights(path)
         card: dict[str, Any] = {"name": name, "input_scale": "tpm"}
     else:
-        net = keras.saving.load_model(path, compile=False)
+        net = _keras().saving.load_model(path, compile=False)
         card = read_card(path)
     return AnchorModel(net, name=name, card=card)
 
