@@ -46,7 +46,7 @@ def test_exported_trees_equal_scikit_learn_including_missing_distance(fitted):
     codes_l = model.encode(left).astype(np.float64)
     codes_r = model.encode(right).astype(np.float64)
     x = pair_features(codes_l, codes_r, distance)
-    x[::7, -1] = np.nan  # a pair across chromosomes has no distance
+    x[::7, -1] = np.nan  # missing values follow the exported missing_left rule
     np.testing.assert_allclose(model.scorer.raw(x), est.decision_function(x), rtol=0, atol=1e-9)
 
 
@@ -59,8 +59,10 @@ def test_protocol_codes_scores_symmetry_and_learning(fitted):
     np.testing.assert_allclose(p, model.score(codes_r, codes_l, distance=distance), atol=1e-6)
     assert p[y == 1].mean() > p[y == 0].mean() + 0.3
     assert model.input_scale == "tpm"
+    np.testing.assert_array_equal(p, model.score(codes_l, codes_r))  # distance is not used
+    only_distance, _ = fit_boosted(left, right, distance, y, feature_set="distance")
     with pytest.raises(BadInputError, match="needs the pair distance"):
-        model.score(codes_l, codes_r)
+        only_distance.score(codes_l, codes_r)
     with pytest.raises(BadInputError, match=r"shape \(n, 155\)"):
         model.encode(left[:, :60])
 
@@ -114,7 +116,7 @@ def test_bad_model_files_are_refused(fitted, tmp_path):
     path.write_text(json.dumps(broken))
     with pytest.raises(BadInputError, match="child indices"):
         load_boosted(path)
-    old = {**content, "codes": "boost-codes-v0"}
+    old = {**content, "codes": "boost-codes-v1"}
     path.write_text(json.dumps(old))
     with pytest.raises(BadInputError, match="codes"):
         load_boosted(path)
