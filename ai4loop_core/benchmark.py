@@ -196,7 +196,7 @@ def _run_benchmark(
             _write_csv(pd.DataFrame(run.rows), out / "results.csv")  # partial, rewritten below
     results = pd.DataFrame(run.rows)
     summary = summarise(results)
-    honesty = honesty_checks(datasets, results, run, seed_list, splits)
+    honesty = honesty_checks(datasets, results, run=run, seeds=seed_list, splits=splits)
     choice = choose_best(summary, cells)
     out.mkdir(parents=True, exist_ok=True)
     _write_csv(results, out / "results.csv")
@@ -220,9 +220,13 @@ def _run_benchmark(
         "seconds": round(time.time() - t0),
     }
     with atomic_path(out / "RESULTS.md") as tmp:
-        tmp.write_text(render_report(summary, results, honesty, choice, meta))
+        tmp.write_text(
+            render_report(summary, results=results, honesty=honesty, choice=choice, meta=meta)
+        )
     if save_best and choice.get("model"):
-        choice["saved"] = save_best_models(run, choice, datasets, summary, results, first_seed)
+        choice["saved"] = save_best_models(
+            run, choice=choice, datasets=datasets, summary=summary, results=results, seed=first_seed
+        )
     say(f"[{time.time() - t0:6.0f}s] done: {out}")
     return {"summary": summary, "results": results, "honesty": honesty, "choice": choice}
 
@@ -379,19 +383,19 @@ def fit_tuned(
     from ai4loop_core.evaluate import metrics, score_dataset
 
     rows = [p["train"] for p in parts]
-    fit_data = tuple(
-        np.concatenate([getattr(d, a)[i] for d, i in zip(train_sets, rows, strict=True)])
+    fit_data = {
+        a: np.concatenate([getattr(d, a)[i] for d, i in zip(train_sets, rows, strict=True)])
         for a in ("left", "right", "distance", "labels")
-    )
+    }
     if not tune:
         model, _ = fit_boosted(
-            *fit_data, scorer=scorer, feature_set=feature_set, seed=seed, params={"max_iter": 100}
+            **fit_data, scorer=scorer, feature_set=feature_set, seed=seed, params={"max_iter": 100}
         )
         return model, {"setting": "100 trees (not tuned)", "validation": {}}
     val = [d.take(p["validation"]) for d, p in zip(train_sets, parts, strict=True)]
     if scorer == "trees":
         model, est = fit_boosted(
-            *fit_data, feature_set=feature_set, seed=seed, params={"max_iter": MAX_TREES}
+            **fit_data, feature_set=feature_set, seed=seed, params={"max_iter": MAX_TREES}
         )
         full = model.scorer
         candidates = list(range(TREE_STEP, full.n_trees + 1, TREE_STEP)) or [full.n_trees]
@@ -406,7 +410,7 @@ def fit_tuned(
         models, table = {}, {}
         for c_value in LINEAR_C:
             models[c_value], _ = fit_boosted(
-                *fit_data, scorer="linear", feature_set=feature_set, params={"C": c_value}
+                **fit_data, scorer="linear", feature_set=feature_set, params={"C": c_value}
             )
             table[c_value] = [metrics(v.labels, score_dataset(models[c_value], v)) for v in val]
         best = max(LINEAR_C, key=lambda k: np.mean([m["auprc"] for m in table[k]]))
@@ -530,6 +534,7 @@ def overlap_report(data: Dataset, parts: dict[str, np.ndarray]) -> dict[str, Any
 def honesty_checks(
     datasets: dict[str, Dataset],
     results: pd.DataFrame,
+    *,
     run: _Run,
     seeds: list[int],
     splits: Sequence[str],
@@ -716,7 +721,7 @@ def _cross_table(summary, model, cells) -> tuple[list[str], float]:
     return lines, float(np.mean(off)) if off else float("nan")
 
 
-def render_report(summary, results, honesty, choice, meta) -> str:
+def render_report(summary, *, results, honesty, choice, meta) -> str:
     """``RESULTS.md``: the benchmark tables, the cross-cell matrices, the honesty checks."""
     cells = meta["cells"]
     models = [m for m in MODELS if m in meta["models"]]
@@ -893,7 +898,7 @@ def _command() -> str:
 # ---------------------------------------------------------------- best models
 
 
-def save_best_models(run, choice, datasets, summary, results, seed) -> list[str]:
+def save_best_models(run, *, choice, datasets, summary, results, seed) -> list[str]:
     """Write the chosen kind's seed-``seed`` chromosome-split models to ``models/best/``."""
     from ai4loop_core.boosted import save_boosted, write_card
     from ai4loop_core.model import MODELS_DIR

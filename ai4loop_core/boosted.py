@@ -298,9 +298,9 @@ class BoostedModel:
 def fit_boosted(
     left: np.ndarray,
     right: np.ndarray,
+    *,
     distance: np.ndarray,
     labels: np.ndarray,
-    *,
     scorer: Literal["trees", "linear"] = "trees",
     feature_set: PairFeatureSet = "full",
     seed: int = 42,

@@ -37,7 +37,9 @@ def _toy(n: int = 400, seed: int = 0):
 @pytest.fixture(scope="module")
 def fitted():
     left, right, distance, y = _toy()
-    model, est = fit_boosted(left, right, distance, y, seed=1, params={"max_iter": 30})
+    model, est = fit_boosted(
+        left, right, distance=distance, labels=y, seed=1, params={"max_iter": 30}
+    )
     return model, est, (left, right, distance, y)
 
 
@@ -60,7 +62,7 @@ def test_protocol_codes_scores_symmetry_and_learning(fitted):
     assert p[y == 1].mean() > p[y == 0].mean() + 0.3
     assert model.input_scale == "tpm"
     np.testing.assert_array_equal(p, model.score(codes_l, codes_r))  # distance is not used
-    only_distance, _ = fit_boosted(left, right, distance, y, feature_set="distance")
+    only_distance, _ = fit_boosted(left, right, distance=distance, labels=y, feature_set="distance")
     with pytest.raises(BadInputError, match="needs the pair distance"):
         only_distance.score(codes_l, codes_r)
     with pytest.raises(BadInputError, match=r"shape \(n, 155\)"):
@@ -99,7 +101,7 @@ def test_save_load_roundtrip_and_card_pointing_at_a_shared_file(fitted, tmp_path
     shared.write_text(json.dumps({"kind": "boosted", "model_file": "m.boosted.json", "x": 2}))
     via_card = load_boosted(shared, name="best:K562")
     assert via_card.card["x"] == 2 and via_card.name == "best:K562"
-    linear, _ = fit_boosted(left, right, distance, fitted[2][3], scorer="linear")
+    linear, _ = fit_boosted(left, right, distance=distance, labels=fitted[2][3], scorer="linear")
     save_boosted(linear, tmp_path / "lin.boosted.json", card={})
     lin2 = load_boosted(tmp_path / "lin.boosted.json")
     np.testing.assert_allclose(
