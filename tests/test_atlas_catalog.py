@@ -77,7 +77,9 @@ def test_expressed_genes_threshold():
     values = np.array([[2.0, 2.0, 0.0, 0.0], [0.5, 0.5, 0.5, 0.5], [0.0, 0.0, 0.0, 1.5]])
     groups = np.array(["x", "x", "y", "y"])
     assert list(expressed_genes(genes, values, groups)) == ["a"]
-    assert list(expressed_genes(genes, values, groups, min_tpm=0.5)) == ["a", "b"]
+    # c: median 0.75 in group y (0.0 and 1.5) -> in at 0.5 and 0.75; b: 0.5 everywhere
+    assert list(expressed_genes(genes, values, groups, min_tpm=0.5)) == ["a", "b", "c"]
+    assert list(expressed_genes(genes, values, groups, min_tpm=0.75)) == ["a", "c"]
 
 
 def test_catalog_file_and_errors(tmp_path, annotation):
