@@ -35,8 +35,8 @@ def test_default_catalog_holds_published_and_hic_pairs(default):
     assert g["ggi_id"].is_monotonic_increasing
     published = g["origin"].str.contains("published")
     hic = g["origin"].str.contains("hic:")
-    # 2,808 published rows are 2,703 distinct unordered gene pairs (+1 whose gene is unknown)
-    assert published.sum() == 2704
+    # 2,808 published rows are 2,703 distinct unordered gene pairs (105 rows repeat a pair)
+    assert published.sum() == 2703
     assert hic.sum() > 20_000 and (published & hic).sum() > 0
     h = g[hic & ~published]
     assert h["distance"].between(1_000, 2_000_000).all()
