@@ -473,7 +473,7 @@ def _write_tables(
     ggis = cat.ggis
     ggi_ids = ggis["ggi_id"].to_numpy(np.int32)
     stored = np.empty((len(ggis), len(samples)), dtype=np.uint16)
-    burdens = []
+    burdens, expression = [], []
     col = 0
     for shard in shards:
         names, block = tables.read_shard(shard.path, ggi_ids)
@@ -484,6 +484,10 @@ def _write_tables(
         for b in shard.blocks:
             c = cohorts[b.cohort].expression
             expr[:, b.positions] = tables.anchor_expression(c.genes, c.values[:, b.columns], ggis)
+            ids = np.asarray(names)[b.positions]
+            expression.append(
+                tables.anchor_gene_expression(c.genes, c.values[:, b.columns], ggis, sample_ids=ids)
+            )
         part = samples.iloc[col : col + len(names)]
         burdens.append(tables.sample_burden(block, part, expr))
         col += len(names)
@@ -498,6 +502,7 @@ def _write_tables(
         "group_summary": tables.group_summary(stored, ggi_ids, samples["group"].to_numpy()),
         "differential": tables.differential(stored, ggi_ids, samples),
         "sample_burden": pd.concat(burdens, ignore_index=True),
+        "expression": pd.concat(expression, ignore_index=True),
     }
     counts = {"scores": int(stored.size)}
     for table_name, frame in written.items():

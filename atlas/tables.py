@@ -217,9 +217,35 @@ def differential(scores: np.ndarray, ggi_ids: np.ndarray, samples: pd.DataFrame)
     return out
 
 
+def _gene_rows(genes: pd.DataFrame) -> pd.Series:
+    """Row of each gene id in an expression matrix (the first row where an id repeats)."""
+    return pd.Series(np.arange(len(genes)), index=genes["gene_id"]).groupby(level=0).first()
+
+
+def anchor_gene_expression(
+    genes: pd.DataFrame, values: np.ndarray, ggis: pd.DataFrame, *, sample_ids: np.ndarray
+) -> pd.DataFrame:
+    """Long ``expression`` table: TPM of every anchor gene of ``ggis`` in each sample.
+
+    Rows are sample-major, genes in sorted order; genes absent from the cohort are left out.
+    """
+    anchor_genes = np.sort(pd.unique(pd.concat([ggis["gene_id1"], ggis["gene_id2"]])))
+    row = _gene_rows(genes).reindex(anchor_genes)
+    present = row.notna().to_numpy()
+    kept, rows = anchor_genes[present], row.to_numpy()[present].astype(np.int64)
+    tpm = values[rows].T.astype(np.float32)  # samples x kept genes
+    return pd.DataFrame(
+        {
+            "sample_id": pd.array(np.repeat(np.asarray(sample_ids), len(kept)), dtype="string"),
+            "gene_id": pd.array(np.tile(kept, len(sample_ids)), dtype="string"),
+            "tpm": tpm.ravel(),
+        }
+    )
+
+
 def anchor_expression(genes: pd.DataFrame, values: np.ndarray, ggis: pd.DataFrame) -> np.ndarray:
     """Mean expression of each GGI's two anchor genes per sample (NaN where a gene is absent)."""
-    row = pd.Series(np.arange(len(genes)), index=genes["gene_id"]).groupby(level=0).first()
+    row = _gene_rows(genes)
     i1 = row.reindex(ggis["gene_id1"]).to_numpy(np.float64)
     i2 = row.reindex(ggis["gene_id2"]).to_numpy(np.float64)
     ok = np.isfinite(i1) & np.isfinite(i2)

@@ -24,7 +24,7 @@ from atlas.build import build_atlas
 from atlas.catalog import EXTRA_ID_BASE, build_catalog
 from atlas.tables import SCORE_SCALE, dequantise, quantise
 
-TABLES = ["samples", "ggis", "group_summary", "differential", "sample_burden"]
+TABLES = ["samples", "ggis", "group_summary", "differential", "sample_burden", "expression"]
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +101,15 @@ def test_tables_follow_the_schema(reference):
     assert list(burden.columns) == ["sample_id", "group", "n_ggi", "mean_score",
                                     "expression_correlation"]  # fmt: skip
     assert burden["expression_correlation"].notna().all()
+    expression = pd.read_parquet(reference / "expression.parquet")
+    assert list(expression.columns) == ["sample_id", "gene_id", "tpm"]
+    ggis = pd.read_parquet(reference / "ggis.parquet")
+    anchor_genes = set(ggis["gene_id1"]) | set(ggis["gene_id2"])
+    assert set(expression["gene_id"]) <= anchor_genes and set(expression["sample_id"]) == set(
+        samples["sample_id"]
+    )
+    assert expression.groupby("sample_id").size().nunique() <= 2  # TCGA and HPA gene sets
+    assert (expression["tpm"] >= 0).all() and expression["tpm"].max() > 100
     for name, rows in manifest["tables"].items():
         if name != "scores":
             assert len(pd.read_parquet(reference / f"{name}.parquet")) == rows
