@@ -7,17 +7,12 @@ from pathlib import Path
 
 import click
 
+from ai4loop_core.cli.dataset_options import dataset_options
+
 
 @click.command()
 @click.option("--model", required=True, help="upstream:<CELL>, <CELL>, best:<CELL> or a path.")
-@click.option("--dataset", help="Benchmark cell line (cross-cell: --model K562 --dataset GM12878).")
-@click.option("--pairs", type=click.Path(path_type=Path), help="Labelled pair file instead.")
-@click.option("--expression", type=click.Path(path_type=Path), help="Expression file instead.")
-@click.option("--sample", help="Expression column to use with --pairs/--expression.")
-@click.option(
-    "--split", type=click.Choice(["chromosome", "random"]), default="chromosome", show_default=True
-)
-@click.option("--seed", type=int, default=42, show_default=True)
+@dataset_options
 @click.option(
     "--json", "json_out", type=click.Path(path_type=Path), help="Write metrics JSON (+ curves)."
 )
@@ -31,7 +26,7 @@ def evaluate(
     seed: int,
     json_out: Path | None,
 ) -> None:
-    """Evaluate MODEL on the test part of a dataset."""
+    """Evaluate MODEL on the test part of a dataset (cross-cell: --model K562 --dataset GM12878)."""
     from ai4loop_core.evaluate import evaluate_model
 
     result = evaluate_model(

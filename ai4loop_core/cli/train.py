@@ -7,16 +7,11 @@ from pathlib import Path
 
 import click
 
+from ai4loop_core.cli.dataset_options import dataset_options
+
 
 @click.command()
-@click.option("--dataset", help="Benchmark cell line (K562, GM12878, HeLaS3, IMR90, ...).")
-@click.option("--pairs", type=click.Path(path_type=Path), help="Labelled pair CSV/BEDPE.")
-@click.option("--expression", type=click.Path(path_type=Path), help="Expression file.")
-@click.option("--sample", help="Expression column to use with --pairs/--expression.")
-@click.option(
-    "--split", type=click.Choice(["chromosome", "random"]), default="chromosome", show_default=True
-)
-@click.option("--seed", type=int, default=42, show_default=True)
+@dataset_options
 @click.option("--epochs", type=int, default=30, show_default=True)
 @click.option("--batch-size", type=int, default=30, show_default=True)
 @click.option(
