@@ -70,8 +70,9 @@ def known_datasets() -> list[str]:
     """Cell lines ``--dataset`` accepts.
 
     The upstream sets keep their names; sets made here by ``preprocess``
-    (``datasets/<CELL>_pairs.csv``) add the other cell lines, and ``<CELL>-rebuilt`` names our
-    rebuild of an upstream set.
+    (``datasets/<CELL>_pairs.csv``) add the other cell lines, ``<CELL>-rebuilt`` names our
+    rebuild of an upstream set, and ``<CELL>-<variant>`` (``datasets/<CELL>-<variant>_pairs.csv``,
+    e.g. ``K562-genome``) a variant set of that cell line, scored with its RNA-seq.
     """
     local = sorted(p.name.removesuffix("_pairs.csv") for p in LOCAL_SETS.glob("*_pairs.csv"))
     return list(UPSTREAM_SETS) + [c if c not in UPSTREAM_SETS else f"{c}-rebuilt" for c in local]
@@ -92,7 +93,7 @@ def load_dataset(cell: str, *, data_dir: Path | None = None) -> Dataset:
     else:
         pairs_path = LOCAL_SETS / f"{match.removesuffix('-rebuilt')}_pairs.csv"
     expression_path = ensure_file(ALL_RNASEQ, data_dir=data_dir)
-    sample = match.removesuffix("-rebuilt")
+    sample = match.split("-")[0]
     return dataset_from_files(pairs_path, expression_path, sample=sample, name=match)
 
 

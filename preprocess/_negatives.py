@@ -7,7 +7,13 @@ Sources (the ``source`` column of a pair set):
 ``ctcf_pair``
     two CTCF peaks, each widened around its centre to a size drawn from the anchor sizes;
 ``gene_pair``
-    two gene sites, widened the same way.
+    two gene sites, widened the same way;
+``genome_pair``
+    two random regions anywhere between a chromosome's first and last gene, sized from the anchor
+    sizes and placed at a positive's exact distance, off the bin grid (``--negative-regions
+    genome``). This is what AI4Loop's published negatives look like: their midpoints are a median
+    42 kb from the nearest K562 CTCF peak, and under a third of them have an expressed gene within
+    3 kb, against half of the positives.
 
 Widened regions are snapped to the loops' bin grid (the greatest common divisor of the positive
 anchors' coordinates, 5 kb for Rao 2014 lists), so negatives look like Hi-C bins as positives do
@@ -27,8 +33,8 @@ import pandas as pd
 from preprocess._io import CHROM_CODE
 from preprocess._loops import intersect_ids, sort_regions
 
-SOURCES = ("anchor_pair", "ctcf_pair", "gene_pair")
-FALLBACK = {"anchor_pair": 0, "ctcf_pair": 0, "gene_pair": 1}
+SOURCES = ("anchor_pair", "ctcf_pair", "gene_pair", "genome_pair")
+FALLBACK = {"anchor_pair": 0, "ctcf_pair": 0, "gene_pair": 1, "genome_pair": 0}
 #: Matching levels, most exact first: ``span`` is twice the midpoint distance (an integer).
 LEVELS = {
     "same_distance_same_chromosome": ["chrom", "span"],
@@ -111,6 +117,79 @@ def known_loop_ends(known: pd.DataFrame) -> pd.DataFrame:
             "id": np.concatenate([2 * np.arange(n), 2 * np.arange(n) + 1]),
         }
     )
+
+
+def genome_pairs(
+    positives: pd.DataFrame,
+    *,
+    extents: pd.DataFrame,
+    sizes: np.ndarray,
+    loop_ends: pd.DataFrame,
+    edges: np.ndarray,
+    rng: np.random.Generator,
+    per_positive: int,
+    min_gap: int,
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Random region pairs at each positive's exact midpoint distance, on its chromosome.
+
+    ``per_positive`` pairs are drawn per positive: two widths from ``sizes`` (shrunk together
+    when the anchors would come closer than ``min_gap``), the first start uniform over the
+    chromosome's ``extents`` (``chrom, start, end``: where the genes are) such that the pair fits.
+    Pairs whose two regions overlap the two anchors of one known loop are dropped.
+
+    Returns candidates laid out as :func:`candidate_pairs` gives them, and counts ``drawn`` and
+    ``removed_by_known_loops``.
+    """
+    span_all = (
+        positives["start2"] + positives["end2"] - positives["start1"] - positives["end1"]
+    ).to_numpy("int64")
+    rep = np.repeat(np.arange(len(positives)), per_positive)
+    chrom = positives["chrom"].to_numpy()[rep]
+    span = span_all[rep]
+    w1 = rng.choice(sizes, size=len(rep)).astype("int64")
+    w2 = rng.choice(sizes, size=len(rep)).astype("int64")
+    limit = span - 2 * min_gap
+    over = w1 + w2 > limit
+    w1[over] = np.maximum(1, w1[over] * limit[over] // (w1[over] + w2[over]))
+    w2[over] = np.maximum(1, limit[over] - w1[over])
+    w2 -= (span + w1 - w2) % 2  # s1 + e1 + span must equal s2 + e2, a whole number
+    bounds = extents.set_index("chrom")
+    lo = bounds["start"].reindex(chrom).to_numpy("int64")
+    hi = bounds["end"].reindex(chrom).to_numpy("int64")
+    room = hi - (span + w1 + w2) // 2 - lo
+    ok = (room >= 0) & (w2 >= 1)
+    start1 = lo + np.floor(rng.random(len(rep)) * (np.maximum(room, 0) + 1)).astype("int64")
+    start2 = (span + 2 * start1 + w1 - w2) // 2
+    table = pd.DataFrame(
+        {
+            "chrom": chrom,
+            "start1": start1,
+            "end1": start1 + w1,
+            "start2": start2,
+            "end2": start2 + w2,
+            "distance": span / 2,
+            "span": span,
+        }
+    )[ok].reset_index(drop=True)
+    n = len(table)
+    regions = pd.DataFrame(
+        {
+            "chrom": np.concatenate([table["chrom"], table["chrom"]]),
+            "start": np.concatenate([table["start1"], table["start2"]]),
+            "end": np.concatenate([table["end1"], table["end2"]]),
+            "id": np.arange(2 * n),
+        }
+    )
+    hits = intersect_ids(regions, loop_ends)
+    region_hits = pd.DataFrame(
+        {"region": hits["a"], "loop": hits["b"] // 2, "side": hits["b"] % 2}
+    ).drop_duplicates()
+    drop = _known_loop_mask(np.arange(n), n + np.arange(n), region_hits)
+    table = table[~drop].reset_index(drop=True)
+    table["bin"] = distance_bins(table["distance"].to_numpy(), edges)
+    table["key"] = rng.random(len(table))
+    table["source"] = "genome_pair"
+    return table, {"drawn": n, "removed_by_known_loops": int(drop.sum())}
 
 
 def distance_bins(distance: np.ndarray, edges: np.ndarray) -> np.ndarray:

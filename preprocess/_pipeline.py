@@ -30,12 +30,14 @@ from preprocess._negatives import (
     SOURCES,
     candidate_pairs,
     distance_bins,
+    genome_pairs,
     known_loop_ends,
     resize_regions,
     sample_matched,
 )
 
 GeneSite = Literal["start", "body"]
+NegativeRegions = Literal["genes", "genome"]
 DEFAULT_GENES_NOTE = "default: ai4loop_core.genes.load_annotation (hg19 genes of allRNAseq.tsv)"
 #: Genes of the benchmark sets: AI4Loop's own gene BED (GENCODE v36 gene starts, hg19), which
 #: reproduces the published positive counts exactly.
@@ -51,6 +53,7 @@ def build_pairs(
     *,
     ctcf: pd.DataFrame | None = None,
     gene_site: GeneSite = "start",
+    negative_regions: NegativeRegions = "genes",
     seed: int = 0,
     fold: int = 5,
     merge_distance: int = 2500,
@@ -74,6 +77,13 @@ def build_pairs(
         ``start``: a gene is at an anchor when its start coordinate (its first base, whatever the
         strand) is inside it, the rule behind AI4Loop's published sets; ``body``: when any of its
         body overlaps the anchor.
+    negative_regions
+        Where random negative anchors come from. ``genes``: CTCF peaks and gene sites, snapped to
+        the loops' bin grid, so negatives hold genes as often as positives do (the honest test
+        of a gene-pair model: every pair it scores in an atlas is a gene pair). ``genome``:
+        random regions anywhere between a chromosome's first and last gene, off the grid, as in
+        AI4Loop's published sets; their negatives are gene-poor, which makes them easier.
+        ``ctcf`` must be None with ``genome``.
     seed
         Seed of every random choice; the same inputs and seed give the same pairs.
     fold
@@ -97,6 +107,15 @@ def build_pairs(
         positives first, each part in genome order. ``report``: counts at each step, the distance
         histogram and a two-sample KS test of log10 distance.
     """
+    if negative_regions not in ("genes", "genome"):
+        raise BadInputError(
+            f"negative_regions must be 'genes' or 'genome', not {negative_regions!r}"
+        )
+    if negative_regions == "genome" and ctcf is not None:
+        raise BadInputError(
+            "CTCF peaks are not used with genome-wide random negatives; drop --ctcf or use "
+            "--negative-regions genes."
+        )
     rng = np.random.default_rng(seed)
     limits = dict(min_distance=min_distance, max_distance=max_distance)
     edges = np.linspace(np.log10(min_distance), np.log10(max_distance), n_bins + 1)
@@ -115,6 +134,7 @@ def build_pairs(
             known,
             genes=gene_sites(genes, gene_site=gene_site),
             ctcf=ctcf,
+            negative_regions=negative_regions,
             rng=rng,
             fold=fold,
             edges=edges,
@@ -138,6 +158,7 @@ def build_pairs(
         "parameters": {
             "seed": seed,
             "gene_site": gene_site,
+            "negative_regions": negative_regions,
             "negatives_per_positive": fold,
             "merge_distance": merge_distance,
             "min_distance": min_distance,
@@ -209,6 +230,7 @@ def _negatives(
     *,
     genes: pd.DataFrame,
     ctcf: pd.DataFrame | None,
+    negative_regions: NegativeRegions,
     rng: np.random.Generator,
     fold: int,
     edges: np.ndarray,
@@ -238,13 +260,31 @@ def _negatives(
         peaks = ctcf[ctcf["chrom"].isin(chroms)]
         counts["ctcf_peaks_used"] = len(peaks)
         regions["ctcf_pair"] = resize_regions(peaks, sizes, rng, grid=grid)
-    regions["gene_pair"] = resize_regions(genes[genes["chrom"].isin(chroms)], sizes, rng, grid=grid)
+    if negative_regions == "genes":
+        nearby = genes[genes["chrom"].isin(chroms)]
+        regions["gene_pair"] = resize_regions(nearby, sizes, rng, grid=grid)
     loop_ends = known_loop_ends(known)
     tables, counts["negative_candidates"] = [], {}
     for name, table in regions.items():
         found, n = candidate_pairs(table, source=name, loop_ends=loop_ends, rng=rng, **demand)
         tables.append(found)
         counts["negative_candidates"][name] = n
+    if negative_regions == "genome":
+        extents = genes.groupby("chrom", as_index=False).agg(
+            start=("start", "min"), end=("end", "max")
+        )
+        found, n = genome_pairs(
+            positives,
+            extents=extents,
+            sizes=sizes,
+            loop_ends=loop_ends,
+            edges=edges,
+            rng=rng,
+            per_positive=4 * fold,
+            min_gap=min_gap,
+        )
+        tables.append(found)
+        counts["negative_candidates"]["genome_pair"] = n
     coords = ["chrom", "start1", "end1", "start2", "end2"]
     candidates = pd.concat(tables, ignore_index=True).drop_duplicates(coords, ignore_index=True)
     negatives, counts["negatives_matched"] = sample_matched(
@@ -277,6 +317,7 @@ def preprocess(
     ctcf: Sequence[str | PathLike[str]] = (),
     seed: int = 0,
     gene_site: GeneSite = "start",
+    negative_regions: NegativeRegions = "genes",
     fold: int = 5,
     data_dir: Path | None = None,
 ) -> dict:
@@ -301,7 +342,7 @@ def preprocess(
         ``default`` for the project's hg19 annotation, or a BED file of genes (4th column = name).
     ctcf
         CTCF peak files (BED/narrowPeak, or DRAGON per-chromosome lists, or a directory of them).
-    seed, gene_site, fold
+    seed, gene_site, negative_regions, fold
         See :func:`build_pairs`.
     data_dir
         Data directory for ``genes="default"``; default ``$AI4LOOP_DATA_DIR``.
@@ -326,6 +367,7 @@ def preprocess(
         gene_table,
         ctcf=peaks,
         gene_site=gene_site,
+        negative_regions=negative_regions,
         seed=seed,
         fold=fold,
         source=str(loops),

@@ -51,6 +51,7 @@ def test_k562_chr21_counts(k562_chr21, tmp_path):
         "anchor_pair": 0,
         "ctcf_pair": 50,
         "gene_pair": 0,
+        "genome_pair": 0,
         "total": 50,
     }
     assert counts["negatives_matched"]["shortage"] == 0
@@ -80,6 +81,35 @@ def test_negatives_match_positive_distances_and_avoid_loops(k562_chr21, tmp_path
         hit1 = (loops["start1"] < row[3]) & (loops["end1"] > row[2])
         hit2 = (loops["start2"] < row[6]) & (loops["end2"] > row[5])
         assert not (hit1 & hit2).any()
+
+
+def test_genome_negatives_sit_off_the_grid_at_the_positives_distances(k562_chr21, tmp_path):
+    report = _run(k562_chr21, tmp_path, ctcf=[], negative_regions="genome", seed=1)
+    assert report["parameters"]["negative_regions"] == "genome"
+    negatives = report["counts"]["negatives"]
+    assert negatives["total"] == 50 and negatives["ctcf_pair"] == negatives["gene_pair"] == 0
+    assert negatives["genome_pair"] >= 45  # the rest are unlinked loop-anchor pairs
+    pairs = pd.read_csv(tmp_path / "K562_chr21_pairs.bedpe", sep="\t", header=None)
+    pos, neg = pairs[pairs[7] == 1], pairs[pairs[7] == 0]
+    distance = (pairs[4] + pairs[5] - pairs[1] - pairs[2]) / 2
+    assert sorted(np.repeat(distance[pos.index].to_numpy(), 5)) == sorted(distance[neg.index])
+    genome = neg[neg[6] == "genome_pair"]
+    assert (pos[[1, 2, 4, 5]] % 5000 == 0).all().all()
+    assert (genome[1] % 5000 != 0).mean() > 0.9
+    assert (genome[4] - genome[2] >= 1000).all()
+    genes = pp.read_regions(k562_chr21["genes"], kind="gene BED file")
+    assert genome[1].min() >= genes["start"].min() and genome[5].max() <= genes["end"].max()
+    loops = pp.read_loops(k562_chr21["loops"])
+    for row in genome.itertuples():
+        hit1 = (loops["start1"] < row[3]) & (loops["end1"] > row[2])
+        hit2 = (loops["start2"] < row[6]) & (loops["end2"] > row[5])
+        assert not (hit1 & hit2).any()
+
+
+def test_genome_negatives_refuse_ctcf_peaks(k562_chr21, tmp_path):
+    with pytest.raises(BadInputError, match="--ctcf"):
+        _run(k562_chr21, tmp_path, negative_regions="genome")
+    assert not list(tmp_path.iterdir())
 
 
 def test_same_seed_same_files_other_seed_other_negatives(k562_chr21, tmp_path):

@@ -29,6 +29,17 @@ def test_dataset_and_chromosome_split_follow_the_benchmark():
     assert abs(data.labels[random_parts["test"]].mean() - 1 / 6) < 0.01
 
 
+def test_local_sets_load_with_their_cell_lines_rna():
+    rebuilt, genome = load_dataset("K562-rebuilt"), load_dataset("k562-genome")
+    assert (rebuilt.name, rebuilt.sample, len(rebuilt)) == ("K562-rebuilt", "K562", 7182)
+    assert (genome.name, genome.sample, len(genome)) == ("K562-genome", "K562", 7182)
+    positives = rebuilt.pairs[rebuilt.labels == 1].reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        positives, genome.pairs[genome.labels == 1].reset_index(drop=True)
+    )
+    assert load_dataset("HMEC").sample == "HMEC"
+
+
 def test_metrics_on_a_known_ranking():
     y = np.array([0, 0, 1, 1])
     m = metrics(y, np.array([0.1, 0.6, 0.4, 0.9]))

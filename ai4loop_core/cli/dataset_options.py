@@ -11,7 +11,7 @@ _OPTIONS = [
     click.option(
         "--dataset",
         help="Benchmark cell line (K562, GM12878, HeLaS3, IMR90, HMEC, HUVEC, NHEK, "
-        "<CELL>-rebuilt).",
+        "<CELL>-rebuilt, K562-genome: any datasets/<NAME>_pairs.csv).",
     ),
     click.option("--pairs", type=click.Path(path_type=Path), help="Labelled pair CSV/BEDPE."),
     click.option("--expression", type=click.Path(path_type=Path), help="Expression file."),

@@ -35,6 +35,15 @@ import click
     help="A gene is at an anchor when its start base (AI4Loop's rule) or its body overlaps it.",
 )
 @click.option(
+    "--negative-regions",
+    type=click.Choice(["genes", "genome"]),
+    default="genes",
+    show_default=True,
+    help="Random negative anchors from CTCF peaks and gene sites on the loops' bin grid (genes), "
+    "or from anywhere on the chromosome, off the grid, like AI4Loop's published sets (genome: "
+    "gene-poor negatives, an easier benchmark; no --ctcf).",
+)
+@click.option(
     "--negatives-per-positive", "fold", type=int, default=5, show_default=True, help="Fold."
 )
 def preprocess(
@@ -45,6 +54,7 @@ def preprocess(
     ctcf: tuple[Path, ...],
     seed: int,
     gene_site: str,
+    negative_regions: str,
     fold: int,
 ) -> None:
     """Build positives (loops joining two genes) and distance-matched negatives from LOOPS."""
@@ -58,6 +68,7 @@ def preprocess(
         ctcf=list(ctcf),
         seed=seed,
         gene_site=gene_site,
+        negative_regions=negative_regions,
         fold=fold,
     )
     counts = report["counts"]
