@@ -40,6 +40,15 @@ def test_local_sets_load_with_their_cell_lines_rna():
     assert load_dataset("HMEC").sample == "HMEC"
 
 
+def test_model_trained_on_our_genome_negative_set_matches_the_upstream_trained_one():
+    """Issue 4: recipe on our K562-genome set vs on the upstream set, upstream test chromosomes."""
+    ours = evaluate_model(model="K562-genome", dataset="K562", split="chromosome")["test"]
+    theirs = evaluate_model(model="K562", dataset="K562", split="chromosome")["test"]
+    assert ours["n"] == theirs["n"] == 1308
+    assert abs(ours["auprc"] - theirs["auprc"]) < 0.05
+    assert ours["auprc"] == pytest.approx(0.654, abs=0.005)  # as in models/K562-genome.card.json
+
+
 def test_metrics_on_a_known_ranking():
     y = np.array([0, 0, 1, 1])
     m = metrics(y, np.array([0.1, 0.6, 0.4, 0.9]))
