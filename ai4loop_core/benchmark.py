@@ -63,6 +63,7 @@ MODELS = {
     "logistic-pooled": "logistic regression on the same codes, pooled",
     "distance-only": "boosted trees on the 10 kb-rounded distance only (honesty check)",
     "genes-only": "boosted-pooled on gene positions only, every gene at 1 TPM (honesty check)",
+    "ensemble": "mean probability of boosted and ai4loop-recipe (same cell line and seed)",
 }
 DEPLOYABLE = ("boosted", "boosted-pooled", "logistic-pooled")  # candidates for best:<CELL>
 MAX_TREES = 150
@@ -292,12 +293,37 @@ def _run_split(
             if model is None:
                 run.rows.append(_row("ai4loop-recipe", [c], c, split, seed, "test", note=note))
                 continue
+            run.models[("ai4loop-recipe", c, seed, split)] = model
             targets = cells if chrom else [c]
             _score(run, model, "ai4loop-recipe", [c], datasets, parts, targets, split, seed, note)
         step("ai4loop-recipe")
+    if "ensemble" in models:
+        _score_ensembles(run, datasets, parts, split, seed)
+        step("ensemble")
     if "upstream" in models and (not chrom or seed == first_seed):
         _score_upstream(run, datasets, parts, split, seed)
         step("upstream")
+
+
+def _score_ensembles(run, datasets, parts, split, seed) -> None:
+    """Boosted + recipe of each cell line, averaged; needs both kinds in the same run.
+
+    Test rows only, never a ``best:<CELL>`` candidate: the recipe's own validation rows are a
+    random part of the training chromosomes, so it has trained on the validation chromosomes
+    that the choice of best model reads.
+    """
+    from ai4loop_core.ensemble import EnsembleModel
+
+    cells = list(datasets)
+    for c in cells:
+        members = [run.models.get((kind, c, seed, split)) for kind in ("ai4loop-recipe", "boosted")]
+        if any(m is None for m in members):
+            note = "missing: needs boosted and ai4loop-recipe models for this seed"
+            run.rows.append(_row("ensemble", [c], c, split, seed, "test", note=note))
+            continue
+        targets = cells if split == "chromosome" else [c]
+        model = EnsembleModel(members, name=f"ensemble:{c}")
+        _score(run, model, "ensemble", [c], datasets, parts, targets, split, seed)
 
 
 def _score_upstream(run, datasets, parts, split, seed) -> None:

@@ -12,7 +12,8 @@ encodes each distinct anchor once per sample and scores pairs with the cheap hea
 Model names: ``upstream:<CELL>`` is the published ``.h5`` (CELL in K562, GM12878, HeLaS3, IMR90);
 ``<CELL>`` is the model we trained with the AI4Loop recipe (``models/<CELL>.keras``);
 ``best:<CELL>`` is the chosen model of the accuracy work when it exists; anything else is a
-path to a ``.keras`` or ``.h5`` file.
+path to a ``.keras`` or ``.h5`` file, or to a JSON card (boosted trees, or an ensemble of named
+models: :mod:`ai4loop_core.ensemble`).
 """
 
 from __future__ import annotations
@@ -163,9 +164,14 @@ def load_model(name: str, *, data_dir: Path | None = None) -> AnchorModel:
     else:
         path = Path(name)
     if path.suffix == ".json" or (not path.exists() and card_path(path).exists()):
+        described = path if path.suffix == ".json" else card_path(path)
+        if described.exists() and read_json_kind(described) == "ensemble":
+            from ai4loop_core.ensemble import load_ensemble  # a card naming member models
+
+            return load_ensemble(described, name=name)
         from ai4loop_core.boosted import load_boosted  # boosted trees: JSON model + card
 
-        return load_boosted(path if path.suffix == ".json" else card_path(path), name=name)
+        return load_boosted(described, name=name)
     if not path.exists():
         known = ", ".join(available_models())
         raise BadInputError(
@@ -187,6 +193,15 @@ def _match_cell(cell: str, known: tuple[str, ...], name: str) -> str:
         if cell.lower().replace("-", "") == k.lower():
             return k
     raise BadInputError(f"Unknown cell line in model name {name!r}; use one of {', '.join(known)}.")
+
+
+def read_json_kind(path: Path) -> str | None:
+    """The ``kind`` field of a JSON model file or card (None when absent or unreadable)."""
+    try:
+        content = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return content.get("kind") if isinstance(content, dict) else None
 
 
 def card_path(model_path: Path) -> Path:
