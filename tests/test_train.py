@@ -10,7 +10,7 @@ import pytest
 
 from ai4loop_core.datasets import load_dataset, split_indices
 from ai4loop_core.errors import BadInputError
-from ai4loop_core.evaluate import evaluate_model, metrics
+from ai4loop_core.evaluate import evaluate_model, metrics, overlap_with_training
 from ai4loop_core.model import load_model
 from ai4loop_core.train import train_model
 
@@ -107,6 +107,30 @@ def test_upstream_model_on_its_own_cell_line_is_flagged_as_possible_leakage():
     result = evaluate_model(model="upstream:HeLaS3", dataset="HeLaS3", split="chromosome")
     assert result["possible_leakage"] is True and result["cross_cell"] is False
     assert result["test"]["auroc"] > 0.8  # the published model saw these pairs in training
+
+
+CHROM, RANDOM = {"split": "chromosome", "seed": 42}, {"split": "random", "seed": 1}
+POOLED = {"dataset": "pooled", "trained_on": ["K562", "HMEC"], **RANDOM}
+
+
+@pytest.mark.parametrize(
+    "card, dataset, split, seed, expected",
+    [
+        ({"dataset": "K562", **CHROM}, "K562", "chromosome", 7, (False, False)),
+        ({"dataset": "K562", **CHROM}, "K562", "random", 42, (False, True)),
+        ({"dataset": "K562", **RANDOM}, "K562", "random", 2, (False, True)),
+        ({"dataset": "K562", **RANDOM}, "K562", "random", 1, (False, False)),
+        ({"dataset": "K562-genome", **RANDOM}, "K562", "random", 1, (False, False)),
+        ({"dataset": "K562-genome", **RANDOM}, "K562-rebuilt", "random", 3, (False, True)),
+        ({"dataset": "K562", **RANDOM}, "HMEC", "random", 3, (True, False)),
+        (POOLED, "HMEC", "random", 3, (False, True)),
+        (POOLED, "NHEK", "random", 3, (True, False)),
+        ({"cell_line": "HeLaS3", "split": "random"}, "HeLaS3", "chromosome", 42, (False, True)),
+        ({}, "HeLaS3", "chromosome", 42, (False, False)),
+    ],
+)
+def test_leakage_and_cross_cell_flags(card, dataset, split, seed, expected):
+    assert overlap_with_training(card, dataset=dataset, split=split, seed=seed) == expected
 
 
 def test_bad_dataset_and_labels(tmp_path, reg):
