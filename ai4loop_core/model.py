@@ -229,9 +229,10 @@ def save_model(network: keras.Model, path: Path, *, card: dict[str, Any]) -> Non
         tmp.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
 
 
-def available_models() -> list[str]:
-    """Every model name :func:`load_model` accepts without a path."""
+def available_models(*, models_dir: Path = MODELS_DIR) -> list[str]:
+    """Every model name :func:`load_model` accepts without a path (no Keras import)."""
+    models_dir = Path(models_dir)
     names = [f"upstream:{c}" for c in UPSTREAM_CELLS]
-    names += sorted(p.stem for p in MODELS_DIR.glob("*.keras"))
-    names += sorted(f"best:{p.name[:-10]}" for p in (MODELS_DIR / "best").glob("*.card.json"))
+    names += sorted(p.stem for p in models_dir.glob("*.keras"))
+    names += sorted(f"best:{p.name[:-10]}" for p in (models_dir / "best").glob("*.card.json"))
     return names

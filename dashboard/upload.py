@@ -308,16 +308,11 @@ def device() -> str:
     return "CPU"
 
 
-UPSTREAM_CELLS = ("K562", "GM12878", "HeLaS3", "IMR90")  # = ai4loop_core.model.UPSTREAM_CELLS
-
-
 def model_names(models_dir: Path) -> list[str]:
-    """The names :func:`ai4loop_core.model.available_models` gives, without importing Keras
-    (so the page opens fast; a test keeps the two in step)."""
-    names = [f"upstream:{c}" for c in UPSTREAM_CELLS]
-    names += sorted(p.stem for p in Path(models_dir).glob("*.keras"))
-    names += sorted(f"best:{p.name[:-10]}" for p in (Path(models_dir) / "best").glob("*.card.json"))
-    return names
+    """The models a user can pick: :func:`ai4loop_core.model.available_models` of ``models_dir``."""
+    from ai4loop_core.model import available_models  # imports no Keras: the page opens fast
+
+    return available_models(models_dir=models_dir)
 
 
 def model_label(name: str) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -109,11 +111,20 @@ def test_placement_needs_enough_shared_ggis():
         upload.placement(scores, means)
 
 
-def test_model_names_match_the_model_registry():
-    from ai4loop_core.model import MODELS_DIR, available_models
+def test_model_names_are_the_committed_models_and_load_no_keras(tmp_path):
+    from ai4loop_core.model import MODELS_DIR
 
-    assert upload.model_names(MODELS_DIR) == available_models()
+    names = upload.model_names(MODELS_DIR)
+    assert names[:4] == ["upstream:K562", "upstream:GM12878", "upstream:HeLaS3", "upstream:IMR90"]
+    assert {"K562", "K562-genome", "NHEK", "best:K562", "best:NHEK"} <= set(names)
+    assert upload.model_names(tmp_path) == names[:4]
     assert upload.model_label("upstream:K562").endswith("(published model)")
+    code = (
+        "import sys, dashboard.upload as u; u.model_names(u.Path('models')); "
+        "print('keras' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def test_gdc_star_and_lincs_gct_uploads_are_read(tmp_path, reg):
