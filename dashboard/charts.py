@@ -524,23 +524,31 @@ def curves(long: pd.DataFrame, *, x: str, y: str, title: str, diagonal: bool) ->
     return _layout(fig, title)
 
 
-def matrix(m: pd.DataFrame, *, title: str, label: str) -> go.Figure:
-    """A labelled matrix (trained on x evaluated on), values printed in the cells."""
+def matrix(
+    m: pd.DataFrame,
+    *,
+    title: str,
+    label: str,
+    zmin: float = 0.5,
+    rows: str = "trained on",
+    columns: str = "evaluated on",
+) -> go.Figure:
+    """A labelled matrix (by default trained on x evaluated on), values printed in the cells."""
     fig = go.Figure(
         go.Heatmap(
             z=m.to_numpy(dtype=float),
             x=list(m.columns),
             y=list(m.index),
             colorscale=SCORE_SCALE,
-            zmin=0.5,
+            zmin=zmin,
             zmax=1,
             text=np.vectorize(lambda v: "" if np.isnan(v) else f"{v:.3f}")(m.to_numpy(float)),
             texttemplate="%{text}",
             colorbar={"title": {"text": label}},
         )
     )
-    fig.update_xaxes(title="evaluated on")
-    fig.update_yaxes(title="trained on", autorange="reversed")
+    fig.update_xaxes(title=columns)
+    fig.update_yaxes(title=rows, autorange="reversed")
     return _layout(fig, title)
 
 

@@ -854,6 +854,29 @@ def evaluations(models_dir: Path | str | Sequence[Path | str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
+def benchmark_summary(path: Path | str, *, split: str = "chromosome") -> pd.DataFrame:
+    """Own-cell test rows of an ``ai4loop benchmark`` ``summary.csv`` for one split.
+
+    One row per model x cell line: ``model, cell_line, auroc_mean, auroc_sd, auprc_mean,
+    auprc_sd, n_seeds, n, leakage``; models in the file's order. Empty when there is no file.
+    """
+    cols = ["model", "cell_line", "auroc_mean", "auroc_sd", "auprc_mean", "auprc_sd"]
+    cols += ["n_seeds", "n", "leakage"]
+    path = Path(path)
+    if not path.exists():
+        return pd.DataFrame(columns=cols)
+    table = pd.read_csv(path)
+    need = {"model", "test_cell", "cross_cell", "split", "part", "auprc_mean", "n_seeds"}
+    if not need <= set(table.columns):
+        raise BadInputError(
+            f"{path}: not a benchmark summary (missing columns {sorted(need - set(table.columns))}"
+            "); write one with `ai4loop benchmark --out DIR`."
+        )
+    own = table[(table["part"] == "test") & (table["split"] == split) & ~table["cross_cell"]]
+    own = own[own["n_seeds"] > 0].rename(columns={"test_cell": "cell_line"})
+    return own[cols].reset_index(drop=True)
+
+
 def read_curves(prefix: Path | str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The ROC (``fpr, tpr``) and PR (``recall, precision``) curves written beside a JSON."""
     prefix = str(prefix)

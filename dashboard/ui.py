@@ -36,6 +36,7 @@ def atlas_paths() -> tuple[str, ...]:
 
 
 REPO_MODELS = Path(__file__).resolve().parent.parent / "models"  # = ai4loop_core.model.MODELS_DIR
+REPO_BENCHMARKS = REPO_MODELS.parent / "benchmarks"  # `ai4loop benchmark --out benchmarks`
 
 
 def models_dirs() -> list[Path]:

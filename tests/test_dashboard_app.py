@@ -161,7 +161,7 @@ def test_upload_of_a_bad_file_shows_a_message_not_a_traceback(demo):
 
 def test_models_page_shows_published_numbers_curves_and_cross_cell_matrix(demo):
     at = open_page("models")
-    assert charts(at) == 5  # AUROC, AUPRC, ROC, PR, matrix
+    assert charts(at) == 6  # AUROC, AUPRC, benchmark, ROC, PR, matrix
     at.radio(key="mod_metric").set_value("auprc").run()
     assert_clean(at)
 

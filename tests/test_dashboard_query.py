@@ -13,6 +13,7 @@ from ai4loop_core.errors import BadInputError
 from dashboard.fixtures import atlases_for_tests
 from dashboard.query import (
     AtlasStore,
+    benchmark_summary,
     cluster_order,
     evaluations,
     find_atlases,
@@ -178,3 +179,27 @@ def test_page_queries_p95_under_half_a_second(request, demo):
         print(f"\n{atlas}\n" + timings.to_string(index=False))
         worst[atlas] = timings["p95_s"].max()
     assert max(worst.values()) < P95_LIMIT_S, worst
+
+
+def test_benchmark_summary_is_the_own_cell_test_rows_of_the_committed_benchmark(tmp_path):
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "summary.csv"
+    raw = pd.read_csv(path)
+    table = benchmark_summary(path)
+    cells = ["K562", "GM12878", "HeLaS3", "IMR90", "HMEC", "HUVEC", "NHEK"]
+    assert sorted(table["cell_line"].unique()) == sorted(cells)
+    assert {"boosted", "ai4loop-recipe", "upstream"} <= set(table["model"])
+    assert not table.duplicated(["model", "cell_line"]).any()
+    boosted = raw[
+        (raw.model == "boosted") & (raw.train_cells == "NHEK") & (raw.test_cell == "NHEK")
+        & (raw.part == "test") & (raw.split == "chromosome")
+    ]  # fmt: skip
+    row = table[(table.model == "boosted") & (table.cell_line == "NHEK")]
+    assert row["auprc_mean"].item() == boosted["auprc_mean"].item()
+    assert set(table.loc[table.model == "upstream", "cell_line"]) == set(cells[:4])
+    assert table.loc[table.model == "upstream", "leakage"].all()
+    assert benchmark_summary(tmp_path / "none.csv").empty
+    (tmp_path / "bad.csv").write_text("model,auroc\nx,1\n")
+    with pytest.raises(BadInputError, match="not a benchmark summary"):
+        benchmark_summary(tmp_path / "bad.csv")

@@ -4,7 +4,13 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, ui
-from dashboard.query import PUBLISHED_METRICS, evaluations, model_cards, read_curves
+from dashboard.query import (
+    PUBLISHED_METRICS,
+    benchmark_summary,
+    evaluations,
+    model_cards,
+    read_curves,
+)
 
 st.title("Models")
 where = ui.models_dirs()
@@ -46,6 +52,31 @@ with c2:
         title="AUPRC per cell line",
     )
 ui.table(cards, "model-cards", key="mod_cards")
+
+st.subheader("Benchmark: which model to use")
+bench = benchmark_summary(ui.REPO_BENCHMARKS / "summary.csv")
+if bench.empty:
+    st.info("No benchmark yet: `ai4loop benchmark --out benchmarks` writes benchmarks/summary.csv.")
+else:
+    st.caption(
+        "`ai4loop benchmark`: test chromosomes 4, 7, 8, 11 of each cell line, mean over seeds "
+        "(benchmarks/RESULTS.md has the sd, cross-cell tables and honesty checks). `upstream` "
+        "saw these pairs in training. HMEC, HUVEC and NHEK sets have gene-rich negatives and are "
+        "harder than the four upstream sets."
+    )
+    grid = bench.pivot_table(index="model", columns="cell_line", values="auprc_mean", sort=False)
+    ui.chart(
+        charts.matrix,
+        grid,
+        "benchmark-auprc",
+        key="mod_bench",
+        download=bench,
+        title="Test AUPRC (mean over seeds); chance is 0.167",
+        label="AUPRC",
+        zmin=1 / 6,
+        rows="model",
+        columns="cell line",
+    )
 
 st.subheader("ROC and PR curves")
 with_curves = evals[evals["curves"] != ""]
