@@ -96,20 +96,20 @@ def save_uploads(files: Sequence[tuple[str, bytes]], *, workdir: Path, max_bytes
 
 
 def formats() -> dict[str, str]:
-    """Expression formats an upload may have (the project's readers plus :mod:`.readers`)."""
+    """Expression formats an upload may have (the project's readers plus :mod:`atlas.formats`)."""
     from ai4loop_core import expression
-    from dashboard import readers
+    from atlas.formats import register
 
-    readers.register()
+    register()
     return expression.formats()
 
 
 def validate(upload: UploadSet, *, input_scale: str = "auto"):
     """Read the expression upload (:class:`ai4loop_core.expression.Expression`) and its report."""
     from ai4loop_core.expression import read_expression
-    from dashboard import readers
+    from atlas.formats import register
 
-    readers.register()
+    register()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the report lists the same warnings
         try:

@@ -144,3 +144,35 @@ def test_unknown_model_and_bad_output_name_are_clear(tmp_path, reg):
             out=tmp_path / "scores.xlsx",
         )
     assert not list(tmp_path.iterdir())
+
+
+def test_cli_predict_reads_gdc_star_files_and_lincs_plates(tmp_path, reg):
+    encode = pd.read_csv(reg("ai4loop-upstream/data/allRNAseq.tsv"), sep="\t")
+    star = pd.DataFrame(
+        {"gene_id": encode["gene"] + ".5", "gene_name": "-", "gene_type": "-", "unstranded": 0,
+         "stranded_first": 0, "stranded_second": 0, "tpm_unstranded": encode["K562"]}
+    )  # fmt: skip
+    lines = ["# gene-model: GENCODE v36", *star.to_csv(sep="\t", index=False).splitlines()]
+    lines.insert(2, "N_unmapped\t\t\t7\t7\t7\t")
+    star_file = tmp_path / "k562.rna_seq.augmented_star_gene_counts.tsv"
+    star_file.write_text("\n".join(lines) + "\n")
+    pairs = str(reg(EXAMPLE + "Genepairs_1000.bedpe"))
+    runs = {
+        "star": ["--expression", str(star_file)],
+        "encode": ["--expression", str(reg("ai4loop-upstream/data/allRNAseq.tsv")),
+                   "--samples", "K562"],
+        "lincs": ["--expression", str(reg("lincs/test_l1000.gct"))],
+    }  # fmt: skip
+    tables = {}
+    for name, expression in runs.items():
+        out = tmp_path / f"{name}.csv"
+        args = ["predict", "--model", "upstream:K562", "--pairs", pairs, *expression]
+        result = CliRunner().invoke(cli, [*args, "--out", str(out), "--quiet"])
+        assert result.exit_code == 0, result.output
+        tables[name] = pd.read_csv(out)
+    sample = "k562"  # named after the file
+    assert tables["star"].columns[-1] == sample and len(tables["star"]) == 1000
+    np.testing.assert_allclose(tables["star"][sample], tables["encode"]["K562"], atol=1e-6)
+    plate = tables["lincs"].iloc[:, 11:]
+    assert plate.shape == (1000, 377) and plate.notna().all().all()
+    assert ((plate > 0) & (plate < 1)).all().all()

@@ -13,7 +13,10 @@ import click
 )
 @click.option("--pairs", type=click.Path(path_type=Path), required=True, help="Pair CSV or BEDPE.")
 @click.option(
-    "--expression", type=click.Path(path_type=Path), required=True, help="Expression file."
+    "--expression",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Expression file: AI4Loop BED, genes x samples table, GDC STAR counts, LINCS GCT/GCTX.",
 )
 @click.option("--columns", type=click.Path(path_type=Path), help="Column-name file (AI4Loop BED).")
 @click.option("--samples", multiple=True, help="Only these samples (repeatable).")
@@ -40,8 +43,14 @@ def predict(
     out: Path,
     quiet: bool,
 ) -> None:
-    """Predict interaction probabilities for PAIRS in every sample of EXPRESSION."""
+    """Predict interaction probabilities for PAIRS in every sample of EXPRESSION.
+
+    EXPRESSION may also be a GDC STAR gene-counts file or a LINCS Level 3 GCT/GCTX plate.
+    """
     from ai4loop_core.predict import predict_file
+    from atlas.formats import register
+
+    register()
 
     table = predict_file(
         model=model,

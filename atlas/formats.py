@@ -1,6 +1,7 @@
-"""Two more upload formats for :func:`ai4loop_core.expression.read_expression`, registered through
-its public :func:`~ai4loop_core.expression.register_reader` (skipped when a reader of the same
-name already exists, so the project's own readers win once they are written):
+"""Two more expression formats for :func:`ai4loop_core.expression.read_expression`: the ones
+cohorts arrive in. :func:`register` adds them through the public
+:func:`~ai4loop_core.expression.register_reader` (skipped when a reader of the same name exists);
+``ai4loop predict`` and the dashboard's upload page call it, so both read these files:
 
 ``gdc-star``
     A GDC STAR gene counts file (``*.rna_seq.augmented_star_gene_counts.tsv``, plain or gzip):
