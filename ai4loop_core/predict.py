@@ -11,6 +11,7 @@ the published AI4Loop outputs).
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -141,11 +142,14 @@ def predict_file(
     input_scale: str = "auto",
     chunk_samples: int = 32,
     progress: bool = True,
+    report: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
     """``ai4loop predict``: score every pair of a pair file for every sample of an expression file.
 
     Returns (and writes to ``out``, ``.csv`` or ``.parquet``, atomically) the pair table in input
-    order with one score column per sample, named exactly as the sample.
+    order with one score column per sample, named exactly as the sample. ``report`` receives the
+    expression reader's summary (format, genes placed, scale, warnings such as L1000's landmark
+    coverage), so the user sees what was read before the scores.
     """
     from ai4loop_core.expression import read_expression
     from ai4loop_core.pairs import read_pairs
@@ -155,6 +159,8 @@ def predict_file(
         raise BadInputError(f"--out {out}: use a .csv or .parquet file name.")
     pair_set = read_pairs(pairs)
     expr = read_expression(expression, columns=columns, samples=samples, input_scale=input_scale)
+    if report is not None:
+        report(f"{expression}: {len(expr.samples)} samples; " + expr.report.summary())
     from ai4loop_core.model import load_model  # imports the Keras backend: after input checks
 
     net = load_model(model)

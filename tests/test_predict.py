@@ -173,6 +173,12 @@ def test_cli_predict_reads_gdc_star_files_and_lincs_plates(tmp_path, reg):
     sample = "k562"  # named after the file
     assert tables["star"].columns[-1] == sample and len(tables["star"]) == 1000
     np.testing.assert_allclose(tables["star"][sample], tables["encode"]["K562"], atol=1e-6)
+    loud = CliRunner().invoke(
+        cli, ["predict", "--model", "upstream:K562", "--pairs", pairs, *runs["lincs"],
+              "--out", str(tmp_path / "loud.csv")],
+    )  # fmt: skip
+    assert loud.exit_code == 0 and "format lincs-gct" in loud.output
+    assert "warning: L1000 measures about 978 landmark genes" in loud.output
     plate = tables["lincs"].iloc[:, 11:]
     assert plate.shape == (1000, 377) and plate.notna().all().all()
     assert ((plate > 0) & (plate < 1)).all().all()

@@ -31,7 +31,7 @@ import click
 @click.option(
     "--out", type=click.Path(path_type=Path), required=True, help="OUT.csv or OUT.parquet"
 )
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--quiet", is_flag=True, help="No progress bar and no reading report.")
 def predict(
     model: str,
     pairs: Path,
@@ -62,5 +62,6 @@ def predict(
         input_scale=input_scale,
         chunk_samples=chunk_samples,
         progress=not quiet,
+        report=None if quiet else (lambda text: click.echo(text, err=True)),
     )
     click.echo(f"wrote {out}: {len(table)} pairs x {table.shape[1]} columns", err=True)
