@@ -87,6 +87,17 @@ def _pairs_in_range(
     return left[ok], right[ok]
 
 
+def loop_hits(regions: pd.DataFrame, loop_ends: pd.DataFrame) -> pd.DataFrame:
+    """Which known-loop anchor each region overlaps: ``region, loop, side`` (one row per hit).
+
+    ``regions`` is ``chrom, start, end, id``; ``loop_ends`` as :func:`known_loop_ends` gives it.
+    """
+    hits = intersect_ids(regions, loop_ends)
+    return pd.DataFrame(
+        {"region": hits["a"], "loop": hits["b"] // 2, "side": hits["b"] % 2}
+    ).drop_duplicates()
+
+
 def _known_loop_mask(left: np.ndarray, right: np.ndarray, region_hits: pd.DataFrame) -> np.ndarray:
     """True for pairs whose two regions overlap the two anchors of one known loop."""
     drop = np.zeros(len(left), dtype=bool)
@@ -180,11 +191,7 @@ def genome_pairs(
             "id": np.arange(2 * n),
         }
     )
-    hits = intersect_ids(regions, loop_ends)
-    region_hits = pd.DataFrame(
-        {"region": hits["a"], "loop": hits["b"] // 2, "side": hits["b"] % 2}
-    ).drop_duplicates()
-    drop = _known_loop_mask(np.arange(n), n + np.arange(n), region_hits)
+    drop = _known_loop_mask(np.arange(n), n + np.arange(n), loop_hits(regions, loop_ends))
     table = table[~drop].reset_index(drop=True)
     table["bin"] = distance_bins(table["distance"].to_numpy(), edges)
     table["key"] = rng.random(len(table))
@@ -233,10 +240,7 @@ def candidate_pairs(
     """
     regions = regions.reset_index(drop=True)
     ids = regions.assign(id=np.arange(len(regions)))[["chrom", "start", "end", "id"]]
-    hits = intersect_ids(ids, loop_ends)
-    region_hits = pd.DataFrame(
-        {"region": hits["a"], "loop": hits["b"] // 2, "side": hits["b"] % 2}
-    ).drop_duplicates()
+    region_hits = loop_hits(ids, loop_ends)
     starts = regions["start"].to_numpy()
     ends = regions["end"].to_numpy()
     cluster = regions["cluster"].to_numpy() if "cluster" in regions else None
