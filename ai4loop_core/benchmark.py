@@ -51,6 +51,7 @@ from ai4loop_core.datasets import (
     TEST_CHROMOSOMES,
     UPSTREAM_SETS,
     Dataset,
+    cell_line_of,
     known_datasets,
     load_dataset,
     split_indices,
@@ -176,7 +177,7 @@ def _run_benchmark(
     say = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     t0 = time.time()
     if datasets is None:
-        cells = list(cells) if cells else [c for c in known_datasets() if "-" not in c]
+        cells = list(cells) if cells else [c for c in known_datasets() if c == cell_line_of(c)]
         datasets = {c: load_dataset(c) for c in cells}
     else:
         cells = list(cells) if cells else list(datasets)

@@ -78,6 +78,14 @@ def known_datasets() -> list[str]:
     return list(UPSTREAM_SETS) + [c if c not in UPSTREAM_SETS else f"{c}-rebuilt" for c in local]
 
 
+def cell_line_of(dataset: str) -> str:
+    """The cell line a dataset name belongs to: ``K562-genome`` and ``K562-rebuilt`` -> ``K562``.
+
+    Sets of one cell line share their positives and are scored with that cell line's RNA-seq.
+    """
+    return str(dataset).split("-")[0]
+
+
 def load_dataset(cell: str, *, data_dir: Path | None = None) -> Dataset:
     """The benchmark pair set of ``cell`` with its RNA-seq column of ``allRNAseq.tsv``."""
     from ai4loop_core.data import ensure_file
@@ -93,7 +101,7 @@ def load_dataset(cell: str, *, data_dir: Path | None = None) -> Dataset:
     else:
         pairs_path = LOCAL_SETS / f"{match.removesuffix('-rebuilt')}_pairs.csv"
     expression_path = ensure_file(ALL_RNASEQ, data_dir=data_dir)
-    sample = match.split("-")[0]
+    sample = cell_line_of(match)
     return dataset_from_files(pairs_path, expression_path, sample=sample, name=match)
 
 

@@ -10,7 +10,13 @@ import numpy as np
 import pandas as pd
 
 from ai4loop_core.atomic import atomic_path
-from ai4loop_core.datasets import Dataset, dataset_from_files, load_dataset, split_indices
+from ai4loop_core.datasets import (
+    Dataset,
+    cell_line_of,
+    dataset_from_files,
+    load_dataset,
+    split_indices,
+)
 from ai4loop_core.model import AnchorModel, load_model
 from ai4loop_core.predict import encode_features
 
@@ -109,7 +115,7 @@ def overlap_with_training(
     """
 
     def cell(name: Any) -> str:
-        return str(name).split("-")[0].lower()
+        return cell_line_of(name).lower()
 
     trained = {cell(t) for t in card.get("trained_on") or []}
     trained |= {cell(card[k]) for k in ("dataset", "cell_line") if card.get(k)}
