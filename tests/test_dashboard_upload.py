@@ -127,17 +127,10 @@ def test_model_names_are_the_committed_models_and_load_no_keras(tmp_path):
     assert out.stdout.strip() == "False"
 
 
-def test_gdc_star_and_lincs_gct_uploads_are_read(tmp_path, reg):
-    # GDC STAR layout (comment, header, N_* rows) around real ENCODE K562 TPM values
+def test_gdc_star_and_lincs_gct_uploads_are_read(tmp_path, reg, k562_star_text):
     encode = pd.read_csv(reg("ai4loop-upstream/data/allRNAseq.tsv"), sep="\t")
-    star = pd.DataFrame(
-        {"gene_id": encode["gene"] + ".5", "gene_name": "-", "gene_type": "-", "unstranded": 0,
-         "stranded_first": 0, "stranded_second": 0, "tpm_unstranded": encode["K562"]}
-    )  # fmt: skip
-    lines = ["# gene-model: GENCODE v36", *star.to_csv(sep="\t", index=False).splitlines()]
-    lines.insert(2, "N_unmapped\t\t\t7\t7\t7\t")  # STAR's summary rows come first
-    text = "\n".join(lines) + "\n"
-    files = [("x.rna_seq.augmented_star_gene_counts.tsv.gz", gzip.compress(text.encode()))]
+    star = gzip.compress(k562_star_text.encode())
+    files = [("x.rna_seq.augmented_star_gene_counts.tsv.gz", star)]
     expr = upload.validate(upload.save_uploads(files, workdir=tmp_path / "a", max_bytes=10**9))
     assert expr.report.format == "gdc-star" and expr.samples == ["x"]
     assert expr.report.n_mapped == len(encode)

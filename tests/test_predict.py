@@ -146,16 +146,9 @@ def test_unknown_model_and_bad_output_name_are_clear(tmp_path, reg):
     assert not list(tmp_path.iterdir())
 
 
-def test_cli_predict_reads_gdc_star_files_and_lincs_plates(tmp_path, reg):
-    encode = pd.read_csv(reg("ai4loop-upstream/data/allRNAseq.tsv"), sep="\t")
-    star = pd.DataFrame(
-        {"gene_id": encode["gene"] + ".5", "gene_name": "-", "gene_type": "-", "unstranded": 0,
-         "stranded_first": 0, "stranded_second": 0, "tpm_unstranded": encode["K562"]}
-    )  # fmt: skip
-    lines = ["# gene-model: GENCODE v36", *star.to_csv(sep="\t", index=False).splitlines()]
-    lines.insert(2, "N_unmapped\t\t\t7\t7\t7\t")
+def test_cli_predict_reads_gdc_star_files_and_lincs_plates(tmp_path, reg, k562_star_text):
     star_file = tmp_path / "k562.rna_seq.augmented_star_gene_counts.tsv"
-    star_file.write_text("\n".join(lines) + "\n")
+    star_file.write_text(k562_star_text)
     pairs = str(reg(EXAMPLE + "Genepairs_1000.bedpe"))
     runs = {
         "star": ["--expression", str(star_file)],
