@@ -390,19 +390,25 @@ def boosted_card_path(model_file: Path) -> Path:
     return model_file.with_name(model_file.name.removesuffix(".boosted.json") + ".card.json")
 
 
-def load_boosted(path: Path | str, *, name: str | None = None) -> BoostedModel:
-    """Load a boosted model from its model file or from a card that names one (``model_file``)."""
+def load_boosted(
+    path: Path | str, *, name: str | None = None, content: dict[str, Any] | None = None
+) -> BoostedModel:
+    """Load a boosted model from its model file or from a card that names one (``model_file``).
+
+    ``content``: the file at ``path`` already read (:func:`read_model_json`), so it is not read
+    twice.
+    """
     path = Path(path)
-    content = _read_json(path)
+    content = read_model_json(path) if content is None else content
     card: dict[str, Any] = {}
     if content.get("format") != FILE_FORMAT:
         card = content
         if card.get("kind") != "boosted" or "model_file" not in card:
             raise BadInputError(f"{path}: neither a boosted model file nor a card naming one.")
         model_file = path.parent / Path(str(card["model_file"])).name  # stays beside the card
-        content = _read_json(model_file)
+        content = read_model_json(model_file)
     elif boosted_card_path(path).exists():
-        card = _read_json(boosted_card_path(path))
+        card = read_model_json(boosted_card_path(path))
     if content.get("format") != FILE_FORMAT or content.get("format_version") != FILE_FORMAT_VERSION:
         raise BadInputError(f"{path}: not an {FILE_FORMAT} v{FILE_FORMAT_VERSION} model file.")
     if content.get("codes") != CODES_VERSION:
@@ -425,7 +431,8 @@ def load_boosted(path: Path | str, *, name: str | None = None) -> BoostedModel:
     )
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_model_json(path: Path) -> dict[str, Any]:
+    """A JSON model file or card as a dict, or a clear error (missing, not JSON, not an object)."""
     if not path.exists():
         raise BadInputError(f"Model file {path} not found.")
     try:

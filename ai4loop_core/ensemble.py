@@ -6,13 +6,13 @@ side, and a pair's probability is the mean of the members' probabilities. The Ke
 boosted trees read the same 155 bins but make different errors, so their mean ranks pairs better
 than either (the ``ensemble`` rows of ``ai4loop benchmark``).
 
-A saved ensemble is a JSON card ``{"kind": "ensemble", "members": [model names]}``; members are
-loaded by name with :func:`ai4loop_core.model.load_model`, so the card holds no weights itself.
+A saved ensemble is a JSON card ``{"kind": "ensemble", "members": [model names]}`` that
+:func:`ai4loop_core.model.load_model` loads by path; members are loaded by name with it too, so
+the card holds no weights itself.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,19 +65,17 @@ class EnsembleModel:
         return str(self.members[0].input_scale)
 
 
-def load_ensemble(card_path: Path | str, *, name: str | None = None) -> EnsembleModel:
-    """Load the ensemble a card describes (``kind: ensemble``, ``members``: model names)."""
+def ensemble_from_card(
+    card: dict[str, Any], *, source: Path | str, name: str | None = None
+) -> EnsembleModel:
+    """The ensemble of an already-read card; ``source`` names the card in errors."""
     from ai4loop_core.model import load_model
 
-    path = Path(card_path)
-    try:
-        card = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise BadInputError(f"{path}: cannot read the ensemble card ({err}).") from err
     members = card.get("members")
     if card.get("kind") != "ensemble" or not isinstance(members, list) or len(members) < 2:
         raise BadInputError(
-            f'{path}: an ensemble card needs "kind": "ensemble" and "members": a list of at '
+            f'{source}: an ensemble card needs "kind": "ensemble" and "members": a list of at '
             "least two model names."
         )
-    return EnsembleModel([load_model(str(m)) for m in members], name=name or path.name, card=card)
+    members = [load_model(str(m)) for m in members]
+    return EnsembleModel(members, name=name or Path(source).name, card=card)

@@ -164,14 +164,15 @@ def load_model(name: str, *, data_dir: Path | None = None) -> AnchorModel:
     else:
         path = Path(name)
     if path.suffix == ".json" or (not path.exists() and card_path(path).exists()):
+        from ai4loop_core.boosted import load_boosted, read_model_json
+
         described = path if path.suffix == ".json" else card_path(path)
-        if described.exists() and read_json_kind(described) == "ensemble":
-            from ai4loop_core.ensemble import load_ensemble  # a card naming member models
+        content = read_model_json(described)
+        if content.get("kind") == "ensemble":
+            from ai4loop_core.ensemble import ensemble_from_card  # a card naming member models
 
-            return load_ensemble(described, name=name)
-        from ai4loop_core.boosted import load_boosted  # boosted trees: JSON model + card
-
-        return load_boosted(described, name=name)
+            return ensemble_from_card(content, source=described, name=name)
+        return load_boosted(described, name=name, content=content)  # JSON trees + card
     if not path.exists():
         known = ", ".join(available_models())
         raise BadInputError(
@@ -193,15 +194,6 @@ def _match_cell(cell: str, known: tuple[str, ...], name: str) -> str:
         if cell.lower().replace("-", "") == k.lower():
             return k
     raise BadInputError(f"Unknown cell line in model name {name!r}; use one of {', '.join(known)}.")
-
-
-def read_json_kind(path: Path) -> str | None:
-    """The ``kind`` field of a JSON model file or card (None when absent or unreadable)."""
-    try:
-        content = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return None
-    return content.get("kind") if isinstance(content, dict) else None
 
 
 def card_path(model_path: Path) -> Path:
