@@ -308,13 +308,6 @@ def device() -> str:
     return "CPU"
 
 
-def model_names(models_dir: Path) -> list[str]:
-    """The models a user can pick: :func:`ai4loop_core.model.available_models` of ``models_dir``."""
-    from ai4loop_core.model import available_models  # imports no Keras: the page opens fast
-
-    return available_models(models_dir=models_dir)
-
-
 def model_label(name: str) -> str:
     """``upstream:K562`` -> ``K562: AI4Loop (published)``; ``K562`` -> ``K562: ours``."""
     if name.startswith("upstream:"):

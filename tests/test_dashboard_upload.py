@@ -112,16 +112,16 @@ def test_placement_needs_enough_shared_ggis():
 
 
 def test_model_names_are_the_committed_models_and_load_no_keras(tmp_path):
-    from ai4loop_core.model import MODELS_DIR
+    from ai4loop_core.model import MODELS_DIR, available_models
 
-    names = upload.model_names(MODELS_DIR)
+    names = available_models(models_dir=MODELS_DIR)
     assert names[:4] == ["upstream:K562", "upstream:GM12878", "upstream:HeLaS3", "upstream:IMR90"]
     assert {"K562", "K562-genome", "NHEK", "best:K562", "best:NHEK"} <= set(names)
-    assert upload.model_names(tmp_path) == names[:4]
+    assert available_models(models_dir=tmp_path) == names[:4]
     assert upload.model_label("upstream:K562").endswith("(published model)")
     code = (
-        "import sys, dashboard.upload as u; u.model_names(u.Path('models')); "
-        "print('keras' in sys.modules)"
+        "import sys, dashboard.upload, ai4loop_core.model as m; "
+        "m.available_models(models_dir=m.MODELS_DIR); print('keras' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

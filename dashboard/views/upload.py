@@ -5,6 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from ai4loop_core.model import available_models
 from dashboard import charts, ui, upload
 
 st.title("Upload & predict")
@@ -51,7 +52,7 @@ atlas = ui.pick_atlas(
     what="placing samples",
     label="Atlas (catalog and groups)",
 )
-models = upload.model_names(ui.REPO_MODELS)
+models = available_models(models_dir=ui.REPO_MODELS)
 model_name = st.selectbox(
     "Model",
     models,
