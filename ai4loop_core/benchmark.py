@@ -63,13 +63,18 @@ MODELS = {
     "ai4loop-recipe": "AI4Loop recipe (Keras Bi-LSTM) retrained here",
     "upstream": "published AI4Loop model (trained on a random split: saw test rows)",
     "boosted": "boosted trees on anchor codes, one cell line",
+    "boosted-context": "boosted trees on anchor codes + expression context (genes up to 2 Mb "
+    "around and between the anchors, ai4loop_core.context), one cell line",
     "boosted-pooled": "boosted trees on anchor codes, all cell lines pooled",
     "logistic-pooled": "logistic regression on the same codes, pooled",
     "distance-only": "boosted trees on the 10 kb-rounded distance only (honesty check)",
-    "genes-only": "boosted-pooled on gene positions only, every gene at 1 TPM (honesty check)",
-    "ensemble": "mean probability of boosted and ai4loop-recipe (same cell line and seed)",
+    "genes-only": "boosted-context on gene positions only, every gene at 1 TPM (honesty check)",
+    "ensemble": "mean probability of boosted-context and ai4loop-recipe (same cell line and seed)",
 }
-DEPLOYABLE = ("boosted", "boosted-pooled", "logistic-pooled")  # candidates for best:<CELL>
+PER_CELL = ("boosted", "boosted-context")  # one model per cell line
+DEPLOYABLE = (*PER_CELL, "boosted-pooled", "logistic-pooled")  # candidates for best:<CELL>
+FEATURE_SETS = {"boosted": "full", "boosted-context": "context"}
+ENSEMBLE_MEMBERS = ("ai4loop-recipe", "boosted-context")
 MAX_TREES = 150
 TREE_STEP = 10
 LINEAR_C = (0.01, 0.1, 1.0)
@@ -249,14 +254,18 @@ def _run_split(
     def step(what: str) -> None:
         run.log(f"    {split} seed {seed}: {what} done ({time.time() - t0:.0f}s)")
 
-    if "boosted" in models:
+    for kind in PER_CELL:
+        if kind not in models:
+            continue
         for c in cells:
-            model, info = fit_tuned([datasets[c]], [parts[c]], seed=seed)
-            run.models[("boosted", c, seed, split)] = model
-            _record_validation(run, "boosted", [c], split, seed, info)
+            model, info = fit_tuned(
+                [datasets[c]], [parts[c]], seed=seed, feature_set=FEATURE_SETS[kind]
+            )
+            run.models[(kind, c, seed, split)] = model
+            _record_validation(run, kind, [c], split, seed, info)
             targets = cells if chrom else [c]
-            _score(run, model, "boosted", [c], datasets, parts, targets, split, seed)
-        step("boosted")
+            _score(run, model, kind, [c], datasets, parts, targets, split, seed)
+        step(kind)
     if "distance-only" in models:
         for c in cells:
             model, info = fit_tuned(
@@ -287,9 +296,10 @@ def _run_split(
         _score(run, model, "logistic-pooled", cells, datasets, parts, cells, split, seed)
         step("logistic-pooled")
     if chrom and "genes-only" in models and presence and seed == first_seed:  # CPU: one seed
-        model, info = fit_tuned([presence[c] for c in cells], [parts[c] for c in cells], seed=seed)
-        _record_validation(run, "genes-only", cells, split, seed, info)
-        _score(run, model, "genes-only", cells, presence, parts, cells, split, seed)
+        for c in cells:
+            model, info = fit_tuned([presence[c]], [parts[c]], seed=seed, feature_set="context")
+            _record_validation(run, "genes-only", [c], split, seed, info)
+            _score(run, model, "genes-only", [c], presence, parts, [c], split, seed)
         step("genes-only")
     if "ai4loop-recipe" in models:
         for c in cells:
@@ -310,7 +320,7 @@ def _run_split(
 
 
 def _score_ensembles(run, datasets, parts, split, seed) -> None:
-    """Boosted + recipe of each cell line, averaged; needs both kinds in the same run.
+    """Recipe + boosted-context of each cell line, averaged; needs both kinds in the same run.
 
     Test rows only, never a ``best:<CELL>`` candidate: the recipe's own validation rows are a
     random part of the training chromosomes, so it has trained on the validation chromosomes
@@ -320,9 +330,9 @@ def _score_ensembles(run, datasets, parts, split, seed) -> None:
 
     cells = list(datasets)
     for c in cells:
-        members = [run.models.get((kind, c, seed, split)) for kind in ("ai4loop-recipe", "boosted")]
+        members = [run.models.get((kind, c, seed, split)) for kind in ENSEMBLE_MEMBERS]
         if any(m is None for m in members):
-            note = "missing: needs boosted and ai4loop-recipe models for this seed"
+            note = f"missing: needs {' and '.join(ENSEMBLE_MEMBERS)} models for this seed"
             run.rows.append(_row("ensemble", [c], c, split, seed, "test", note=note))
             continue
         targets = cells if split == "chromosome" else [c]
@@ -415,7 +425,7 @@ def fit_tuned(
     rows = [p["train"] for p in parts]
     fit_data = {
         a: np.concatenate([getattr(d, a)[i] for d, i in zip(train_sets, rows, strict=True)])
-        for a in ("left", "right", "distance", "labels")
+        for a in ("left", "right", "distance", "labels", "context")
     }
     if not tune:
         model, _ = fit_boosted(
@@ -502,18 +512,23 @@ def _gene_presence(datasets: dict[str, Dataset]) -> dict[str, Dataset]:
     """The same pairs with every annotated gene at 1 TPM: what gene positions alone give."""
     from dataclasses import replace
 
+    from ai4loop_core.datasets import featurise_pairs
     from ai4loop_core.expression import read_expression
-    from ai4loop_core.features import build_operator
     from ai4loop_core.pairs import read_pairs
 
     out = {}
     for c, d in datasets.items():
-        pair_set = read_pairs(d.pair_source)
         genes = read_expression(d.expression_source, samples=[d.sample]).genes
-        anchors, left, right = pair_set.unique_anchors()
-        ones = np.ones((len(genes), 1))
-        feats = build_operator(anchors, genes).apply(ones)[:, :, 0].astype(np.float32)
-        out[c] = replace(d, left=feats[left], right=feats[right], sample="gene positions only")
+        left, right, context = featurise_pairs(
+            read_pairs(d.pair_source), genes, np.ones((len(genes), 1))
+        )
+        out[c] = replace(
+            d,
+            left=left[:, :, 0],
+            right=right[:, :, 0],
+            context=context[:, :, 0],
+            sample="gene positions only",
+        )
     return out
 
 
@@ -521,16 +536,16 @@ def _other_rna(data: Dataset) -> dict[str, Dataset]:
     """The pairs of ``data`` featurised with every other sample of its expression file."""
     from dataclasses import replace
 
+    from ai4loop_core.datasets import featurise_pairs
     from ai4loop_core.expression import read_expression
-    from ai4loop_core.features import build_operator
     from ai4loop_core.pairs import read_pairs
 
     expr = read_expression(data.expression_source)
-    pair_set = read_pairs(data.pair_source)
-    anchors, left, right = pair_set.unique_anchors()
-    feats = build_operator(anchors, expr.genes).apply(expr.values).astype(np.float32)
+    left, right, context = featurise_pairs(read_pairs(data.pair_source), expr.genes, expr.values)
     return {
-        s: replace(data, left=feats[left, :, j], right=feats[right, :, j], sample=s)
+        s: replace(
+            data, left=left[:, :, j], right=right[:, :, j], context=context[:, :, j], sample=s
+        )
         for j, s in enumerate(expr.samples)
         if s != data.sample
     }
@@ -612,22 +627,29 @@ def honesty_checks(
                     "identical_positive_pairs": len(pos_keys[a] & pos_keys[b]),
                 }
     out["identical_pairs_between_cell_lines"] = shared_pairs
-    pooled = run.models.get(("boosted-pooled", "*", seeds[0], "chromosome"))
-    if pooled is not None:
+    other_rna = {c: _other_rna(d) for c, d in datasets.items()}
+    for kind in ("boosted-pooled", "boosted-context"):
         rna = {}
         for c, d in datasets.items():
+            model = run.models.get(
+                (kind, "*" if kind == "boosted-pooled" else c, seeds[0], "chromosome")
+            )
+            if model is None:
+                continue
             test_rows = chromosome_parts(d)["test"]
-            own = metrics(d.labels[test_rows], score_dataset(pooled, d.take(test_rows)))["auprc"]
+            own = metrics(d.labels[test_rows], score_dataset(model, d.take(test_rows)))["auprc"]
             other = {
-                s: metrics(d.labels[test_rows], score_dataset(pooled, o.take(test_rows)))["auprc"]
-                for s, o in _other_rna(d).items()
+                s: metrics(d.labels[test_rows], score_dataset(model, o.take(test_rows)))["auprc"]
+                for s, o in other_rna[c].items()
             }
             rna[c] = {
                 "own_rna_auprc": own,
                 "other_rna_auprc": other,
                 "other_rna_mean_auprc": float(np.mean(list(other.values()))),
             }
-        out["boosted_pooled_with_another_cell_lines_rna"] = {"seed": seeds[0], "cells": rna}
+        if rna:
+            key = f"{kind.replace('-', '_')}_with_another_cell_lines_rna"
+            out[key] = {"model": kind, "seed": seeds[0], "cells": rna}
     return out
 
 
@@ -783,7 +805,7 @@ def render_report(summary, *, results, honesty, choice, meta) -> str:
             "test chromosomes), AUPRC mean over seeds",
             "",
         ]
-        for model in ("boosted", "ai4loop-recipe", "ensemble", "upstream"):
+        for model in ("boosted-context", "boosted", "ai4loop-recipe", "ensemble", "upstream"):
             if model in models:
                 lines, mean, mean4 = _cross_table(summary, model, cells)
                 title = f"### {model}: off-diagonal mean AUPRC {mean:.3f}"
@@ -835,12 +857,19 @@ def render_report(summary, *, results, honesty, choice, meta) -> str:
         "- *overlap*: test pairs sharing an anchor (exact coordinates) with a training pair of the"
         " same cell line. The chromosome split has none by construction.",
     ]
-    rna = honesty.get("boosted_pooled_with_another_cell_lines_rna")
-    if rna:
+    for key in (
+        "boosted_pooled_with_another_cell_lines_rna",
+        "boosted_context_with_another_cell_lines_rna",
+    ):
+        rna = honesty.get(key)
+        if not rna:
+            continue
         out += [
             "",
-            "Same boosted-pooled model (seed {}) on each cell line's test pairs, with its "
-            "own RNA vs another cell line's RNA (test AUPRC):".format(rna["seed"]),
+            "Same {} model (seed {}) on each cell line's test pairs, with its "
+            "own RNA vs another cell line's RNA (test AUPRC):".format(
+                rna.get("model", "boosted-pooled"), rna["seed"]
+            ),
             "",
             "| cell | own RNA | other RNA (mean) | per other sample |",
             "|---|---|---|---|",
@@ -945,7 +974,7 @@ def save_best_models(run, *, choice, datasets, summary, results, seed) -> list[s
     best_dir = MODELS_DIR / "best"
     written = []
     cells = list(datasets)
-    pooled = kind != "boosted"
+    pooled = kind not in PER_CELL
     for c in cells:
         model = run.models[(kind, "*" if pooled else c, seed, "chromosome")]
         trained_on = cells if pooled else [c]

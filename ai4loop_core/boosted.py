@@ -6,8 +6,10 @@ A :class:`BoostedModel` follows the model protocol of :mod:`ai4loop_core.model`:
   learned weights): ``log1p`` of the 60 one-kb bins, then for each of the 7 bin sizes the max, the
   mean, the share of non-zero bins and the mean of the two central bins of ``log1p`` values
   (60 + 28 = 88 numbers, :data:`CODES_VERSION`).
-- ``score(left, right, distance=...)`` builds pair features from the two codes (their
-  element-wise min and max and the product of their 28 summaries) and runs a scorer:
+- ``score(left, right, distance=..., context=...)`` builds pair features from the two codes
+  (their element-wise min and max and the product of their 28 summaries; with
+  ``feature_set="context"`` also the pair's 71 context numbers of :mod:`ai4loop_core.context`:
+  genes and their expression up to 2 Mb around each anchor and between the two) and runs a scorer:
   gradient-boosted trees (scikit-learn's ``HistGradientBoostingClassifier``) or a logistic
   regression. The features are symmetric, so a
   pair scores the same whichever anchor comes first.
@@ -34,6 +36,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ai4loop_core.context import CONTEXT_VERSION, N_CONTEXT
 from ai4loop_core.errors import BadInputError
 from ai4loop_core.features import FEATURE_TRANSFORM_VERSION, N_FEATURES, bin_layout
 
@@ -47,7 +50,7 @@ _SIZES = np.unique(_BIN_SIZE)
 N_SUMMARIES = 4 * len(_SIZES)
 CODE_SIZE = int((_BIN_SIZE == _SIZES[0]).sum()) + N_SUMMARIES
 
-PairFeatureSet = Literal["full", "distance"]
+PairFeatureSet = Literal["full", "context", "distance"]
 
 
 def anchor_codes(features: np.ndarray) -> np.ndarray:
@@ -83,14 +86,26 @@ def pair_features(
     distance: np.ndarray | None,
     *,
     feature_set: PairFeatureSet = "full",
+    context: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Pair features from two anchors' codes and their distance (see the module docstring)."""
+    """Pair features from two anchors' codes, their distance and their context (see the module
+    docstring)."""
     if feature_set == "distance":
         if distance is None:
             raise BadInputError("This model needs the pair distance: score(..., distance=...).")
         return coarse_log_distance(np.asarray(distance).reshape(len(left)))[:, None]
     product = left[:, -N_SUMMARIES:] * right[:, -N_SUMMARIES:]
-    return np.hstack([np.minimum(left, right), np.maximum(left, right), product])
+    parts = [np.minimum(left, right), np.maximum(left, right), product]
+    if feature_set == "context":
+        if context is None or np.shape(context) != (len(left), N_CONTEXT):
+            got = None if context is None else np.shape(context)
+            raise BadInputError(
+                f"This model reads each pair's expression context ({N_CONTEXT} numbers, "
+                f"ai4loop_core.context); got {got}. Score it through predict_scores or "
+                "score_dataset, which compute it."
+            )
+        parts.append(np.asarray(context, np.float64))
+    return np.hstack(parts)
 
 
 @dataclass
@@ -270,12 +285,24 @@ class BoostedModel:
         return anchor_codes(features).astype(np.float32)
 
     def score(
-        self, left: np.ndarray, right: np.ndarray, *, distance: np.ndarray | None = None
+        self,
+        left: np.ndarray,
+        right: np.ndarray,
+        *,
+        distance: np.ndarray | None = None,
+        context: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Pair probabilities ``(n,)`` (``distance`` is used by the distance-only check alone)."""
+        """Pair probabilities ``(n,)`` (``distance`` is used by the distance-only check alone;
+        ``context`` ``(n, 71)`` by context models)."""
         left, right = np.asarray(left, np.float64), np.asarray(right, np.float64)
-        raw = self.scorer.raw(pair_features(left, right, distance, feature_set=self.feature_set))
+        x = pair_features(left, right, distance, feature_set=self.feature_set, context=context)
+        raw = self.scorer.raw(x)
         return (1.0 / (1.0 + np.exp(-raw))).astype(np.float32)
+
+    @property
+    def uses_context(self) -> bool:
+        """Whether :meth:`score` needs each pair's context (:mod:`ai4loop_core.context`)."""
+        return self.feature_set == "context"
 
     @property
     def input_scale(self) -> str:
@@ -290,6 +317,7 @@ class BoostedModel:
             "feature_transform": FEATURE_TRANSFORM_VERSION,
             "codes": CODES_VERSION,
             "pair_features": self.feature_set,
+            **({"context": CONTEXT_VERSION} if self.uses_context else {}),
             "distance_rounding_bp": DISTANCE_ROUNDING,
             "scorer": self.scorer.to_dict(),
         }
@@ -301,6 +329,7 @@ def fit_boosted(
     *,
     distance: np.ndarray,
     labels: np.ndarray,
+    context: np.ndarray | None = None,
     scorer: Literal["trees", "linear"] = "trees",
     feature_set: PairFeatureSet = "full",
     seed: int = 42,
@@ -308,13 +337,14 @@ def fit_boosted(
 ) -> tuple[BoostedModel, Any]:
     """Fit a :class:`BoostedModel` on anchor features ``left``/``right`` ``(n, 155)``.
 
+    ``context`` ``(n, 71)``: the pairs' context, needed for ``feature_set="context"``.
     Returns the model and the fitted scikit-learn estimator (for staged evaluation).
     ``params`` override the estimator's settings (trees: :func:`tree_params`; linear: ``C``).
     """
     # Codes go through float32 exactly as encode() hands them to score().
     code_l = anchor_codes(left).astype(np.float32).astype(np.float64)
     code_r = anchor_codes(right).astype(np.float32).astype(np.float64)
-    x = pair_features(code_l, code_r, distance, feature_set=feature_set)
+    x = pair_features(code_l, code_r, distance, feature_set=feature_set, context=context)
     y = np.asarray(labels).astype(int)
     if scorer == "trees":
         from sklearn.ensemble import HistGradientBoostingClassifier
@@ -416,6 +446,12 @@ def load_boosted(
             f"{path}: model built for codes {content.get('codes')!r}; this version computes "
             f"{CODES_VERSION!r}. Retrain it with `ai4loop benchmark --save-best`."
         )
+    feature_set = content.get("pair_features", "full")
+    if feature_set == "context" and content.get("context") != CONTEXT_VERSION:
+        raise BadInputError(
+            f"{path}: model built for context {content.get('context')!r}; this version computes "
+            f"{CONTEXT_VERSION!r}. Retrain it with `ai4loop benchmark --save-best`."
+        )
     spec = content["scorer"]
     if spec.get("kind") == "trees":
         scorer: TreeEnsemble | LinearScorer = TreeEnsemble.from_dict(spec)
@@ -425,7 +461,7 @@ def load_boosted(
         raise BadInputError(f"{path}: unknown scorer kind {spec.get('kind')!r}.")
     return BoostedModel(
         scorer,
-        feature_set=content.get("pair_features", "full"),
+        feature_set=feature_set,
         name=name or path.name,
         card=card,
     )

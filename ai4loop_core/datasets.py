@@ -15,6 +15,7 @@ import pandas as pd
 
 from ai4loop_core.errors import BadInputError
 from ai4loop_core.features import build_operator
+from ai4loop_core.pairs import Pairs
 
 UPSTREAM_SETS = {
     "K562": "ai4loop-upstream/datasets/K562_ctcf_distance_matched.csv",
@@ -36,6 +37,7 @@ class Dataset:
     labels: np.ndarray  # int 0/1
     left: np.ndarray  # (n, 155) float32
     right: np.ndarray  # (n, 155) float32
+    context: np.ndarray  # (n, 71) float32: ai4loop_core.context
     sample: str
     pair_source: str
     expression_source: str
@@ -60,6 +62,7 @@ class Dataset:
             labels=self.labels[index],
             left=self.left[index],
             right=self.right[index],
+            context=self.context[index],
             sample=self.sample,
             pair_source=self.pair_source,
             expression_source=self.expression_source,
@@ -125,18 +128,34 @@ def dataset_from_files(
         bad = int(np.flatnonzero(~labels.isin([0, 1]).to_numpy())[0])
         raise BadInputError(f"{pairs}, line {bad + 2}, column label: labels must be 0 or 1.")
     expr = read_expression(expression, columns=columns, samples=[sample])
-    anchors, left, right = pair_set.unique_anchors()
-    feats = build_operator(anchors, expr.genes).apply(expr.values)[:, :, 0].astype(np.float32)
+    left, right, context = featurise_pairs(pair_set, expr.genes, expr.values)
     return Dataset(
         name=name or Path(pairs).stem,
         pairs=pair_set.anchors,
         labels=labels.to_numpy(np.int64),
-        left=feats[left],
-        right=feats[right],
+        left=left[:, :, 0],
+        right=right[:, :, 0],
+        context=context[:, :, 0],
         sample=sample,
         pair_source=str(pairs),
         expression_source=str(expression),
     )
+
+
+def featurise_pairs(
+    pair_set: Pairs, genes: pd.DataFrame, values: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every model input of each pair for each sample of ``values`` (genes x samples, TPM).
+
+    Returns float32 ``left``, ``right`` ``(n_pairs, 155, n_samples)`` (the AI4Loop bins of the
+    two anchors) and ``context`` ``(n_pairs, 71, n_samples)`` (:mod:`ai4loop_core.context`).
+    """
+    from ai4loop_core.context import build_context
+
+    anchors, left, right = pair_set.unique_anchors()
+    feats = build_operator(anchors, genes).apply(values).astype(np.float32)
+    context = build_context(anchors, genes, left=left, right=right).apply(values)
+    return feats[left], feats[right], context
 
 
 def split_indices(

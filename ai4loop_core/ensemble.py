@@ -49,15 +49,26 @@ class EnsembleModel:
         return np.hstack([np.asarray(m.encode(features), np.float32) for m in self.members])
 
     def score(
-        self, left: np.ndarray, right: np.ndarray, *, distance: np.ndarray | None = None
+        self,
+        left: np.ndarray,
+        right: np.ndarray,
+        *,
+        distance: np.ndarray | None = None,
+        context: np.ndarray | None = None,
     ) -> np.ndarray:
         """Mean of the members' pair probabilities ``(n,)``."""
         cuts = np.cumsum(self.code_sizes)[:-1]
         parts = zip(np.split(left, cuts, axis=1), np.split(right, cuts, axis=1), strict=True)
         probs = [
-            m.score(a, b, distance=distance) for m, (a, b) in zip(self.members, parts, strict=True)
+            m.score(a, b, distance=distance, context=context)
+            for m, (a, b) in zip(self.members, parts, strict=True)
         ]
         return np.mean(probs, axis=0).astype(np.float32)
+
+    @property
+    def uses_context(self) -> bool:
+        """Whether any member needs each pair's context."""
+        return any(getattr(m, "uses_context", False) for m in self.members)
 
     @property
     def input_scale(self) -> str:

@@ -46,7 +46,7 @@ def metrics(y_true: np.ndarray, prob: np.ndarray, *, threshold: float = 0.5) -> 
 def score_dataset(model: AnchorModel, dataset: Dataset) -> np.ndarray:
     """Model probabilities for every pair of ``dataset``."""
     left, right = encode_features(model, dataset.left), encode_features(model, dataset.right)
-    return model.score(left, right, distance=dataset.distance)
+    return model.score(left, right, distance=dataset.distance, context=dataset.context)
 
 
 def evaluate_model(

@@ -100,10 +100,14 @@ class AnchorModel:
         right: np.ndarray,
         *,
         distance: np.ndarray | None = None,
+        context: np.ndarray | None = None,
         batch_size: int = 65536,
     ) -> np.ndarray:
-        """Pair probabilities from the two anchors' codes (the network ignores ``distance``)."""
+        """Pair probabilities from the two anchors' codes (the network reads neither
+        ``distance`` nor ``context``)."""
         return run_batched(self.head, [left, right], batch_size=batch_size).ravel()
+
+    uses_context = False
 
     @property
     def input_scale(self) -> str:

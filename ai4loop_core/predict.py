@@ -21,6 +21,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ai4loop_core.atomic import atomic_path
+from ai4loop_core.context import ContextOperator, build_context
 from ai4loop_core.errors import BadInputError
 from ai4loop_core.features import FeatureOperator, build_operator
 
@@ -60,6 +61,27 @@ def pair_distance(anchors: pd.DataFrame, left: np.ndarray, right: np.ndarray) ->
     return np.where(chrom[left] == chrom[right], dist, -1)
 
 
+def context_operator(
+    model: AnchorModel,
+    *,
+    anchors: pd.DataFrame,
+    left: np.ndarray,
+    right: np.ndarray,
+    genes: pd.DataFrame,
+) -> ContextOperator | None:
+    """The pairs' :class:`ContextOperator` when ``model`` reads context, else ``None``."""
+    if not getattr(model, "uses_context", False):
+        return None
+    return build_context(anchors, genes, left=left, right=right)
+
+
+def flat_context(context: np.ndarray) -> np.ndarray:
+    """Context ``(n_pairs, 71, n_samples)`` as rows ``(n_samples * n_pairs, 71)``, sample-major:
+    the row order of the flattened codes that ``model.score`` receives."""
+    n_pairs, width, n_samples = context.shape
+    return context.transpose(2, 0, 1).reshape(n_samples * n_pairs, width)
+
+
 def predict_scores(
     model: AnchorModel,
     *,
@@ -85,8 +107,12 @@ def predict_scores(
         Expression: gene coordinates and the genes x samples matrix (the model's input scale).
     chunk_samples
         Samples featurised and encoded together (bounds memory: anchors x 155 x chunk floats).
+
+    Models that read each pair's expression context (``model.uses_context``) get it from a
+    :class:`~ai4loop_core.context.ContextOperator` built here over the same genes.
     """
     op = operator or build_operator(anchors, genes)
+    context_op = context_operator(model, anchors=anchors, left=left, right=right, genes=genes)
     distance = pair_distance(anchors, left, right)
     n_samples = values.shape[1]
     out = np.empty((len(left), n_samples), dtype=np.float32)
@@ -100,7 +126,9 @@ def predict_scores(
         code_l = codes[:, left].reshape(n_chunk * len(left), -1)
         code_r = codes[:, right].reshape(n_chunk * len(left), -1)
         dist = np.tile(distance, n_chunk)
-        out[:, cols] = model.score(code_l, code_r, distance=dist).reshape(n_chunk, len(left)).T
+        context = None if context_op is None else flat_context(context_op.apply(values[:, cols]))
+        probs = model.score(code_l, code_r, distance=dist, context=context)
+        out[:, cols] = probs.reshape(n_chunk, len(left)).T
         if stats is not None:
             stats.anchor_encodings += n_chunk * op.n_anchors
             stats.pair_scores += n_chunk * len(left)

@@ -109,7 +109,7 @@ def score_block(
     batches so that catalogs of millions of pairs fit in memory.
     """
     from ai4loop_core.features import build_operator
-    from ai4loop_core.predict import encode_features, pair_distance
+    from ai4loop_core.predict import context_operator, encode_features, flat_context, pair_distance
 
     op = operator or build_operator(anchors, genes)
     n_s = values.shape[1]
@@ -125,6 +125,8 @@ def score_block(
             codes = np.empty((n_s, op.n_anchors, part.shape[2]), dtype=np.float32)
         codes[lo : lo + k] = part
     distance = pair_distance(anchors, left, right)
+    ctx_op = context_operator(model, anchors=anchors, left=left, right=right, genes=genes)
+    ctx_anchors = None if ctx_op is None else ctx_op.anchor_context(values)
     out = np.empty((len(left), n_s), dtype=np.float32)
     step = max(1, PAIR_BATCH // max(n_s, 1))
     for lo in range(0, len(left), step):
@@ -133,7 +135,10 @@ def score_block(
         code_l = codes[:, left[sl]].reshape(n_s * n_p, -1)
         code_r = codes[:, right[sl]].reshape(n_s * n_p, -1)
         dist = np.tile(distance[sl], n_s)
-        out[sl] = model.score(code_l, code_r, distance=dist).reshape(n_s, n_p).T
+        context = None
+        if ctx_op is not None:
+            context = flat_context(ctx_op.apply(values, rows=sl, anchors=ctx_anchors))
+        out[sl] = model.score(code_l, code_r, distance=dist, context=context).reshape(n_s, n_p).T
     return out
 
 

@@ -67,7 +67,7 @@ def test_benchmark_writes_tables_curves_and_honesty_checks(small, tmp_path):
     out = tmp_path / "bench"
     result = bm.run_benchmark(
         datasets=small,
-        models=["boosted", "distance-only", "boosted-pooled"],
+        models=["boosted", "boosted-context", "distance-only", "boosted-pooled"],
         splits=["chromosome", "random"],
         seeds=2,
         out=out,
@@ -79,7 +79,7 @@ def test_benchmark_writes_tables_curves_and_honesty_checks(small, tmp_path):
     res = pd.read_csv(out / "results.csv")
     own = res[(res.part == "test") & ~res.cross_cell]
     assert set(own.seed) == {42, 43}
-    assert set(own[own.split == "random"].model) == {"boosted", "distance-only"}  # pooled: no
+    assert set(own[own.split == "random"].model) == {"boosted", "boosted-context", "distance-only"}
     cross = res[res.cross_cell & (res.model == "boosted")]
     assert set(zip(cross.train_cells, cross.test_cell, strict=True)) == {
         ("HeLaS3", "IMR90"),
@@ -100,9 +100,12 @@ def test_benchmark_writes_tables_curves_and_honesty_checks(small, tmp_path):
     assert honesty["overlap"]["random"]["test_pairs_sharing_an_anchor_with_training"] > 0
     rna = result["honesty"]["boosted_pooled_with_another_cell_lines_rna"]["cells"]["IMR90"]
     assert len(rna["other_rna_auprc"]) == 6
+    context = result["honesty"]["boosted_context_with_another_cell_lines_rna"]["cells"]["HeLaS3"]
+    assert context["own_rna_auprc"] > 0 and len(context["other_rna_auprc"]) == 6
     report = (out / "RESULTS.md").read_text()
     assert "## Chromosome split, test" in report and "leave-one-cell-out" in report
-    assert result["choice"]["model"] in {"boosted", "boosted-pooled"}
+    assert result["choice"]["model"] in {"boosted", "boosted-context", "boosted-pooled"}
+    assert "boosted-context" in result["choice"]["validation_mean_auprc"]
 
 
 def test_bad_options(small, tmp_path):

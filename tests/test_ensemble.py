@@ -64,15 +64,15 @@ def test_benchmark_scores_the_ensemble_of_the_same_seed(tmp_path, monkeypatch):
     monkeypatch.setattr(bm, "MAX_TREES", 40)
     result = bm.run_benchmark(
         cells=["HeLaS3"],
-        models=["boosted", "ai4loop-recipe", "ensemble"],
+        models=["boosted-context", "ai4loop-recipe", "ensemble"],
         splits=["chromosome"],
         seeds=1,
         out=tmp_path,
     )
     rows = pd.read_csv(tmp_path / "results.csv")
     test = rows[(rows.part == "test") & (rows.test_cell == "HeLaS3")].set_index("model")
-    assert set(test.index) == {"boosted", "ai4loop-recipe", "ensemble"}
-    assert test.loc["ensemble", "n"] == test.loc["boosted", "n"] == 906
+    assert set(test.index) == {"boosted-context", "ai4loop-recipe", "ensemble"}
+    assert test.loc["ensemble", "n"] == test.loc["boosted-context", "n"] == 906
     assert not test.loc["ensemble", "leakage"]
     assert test.loc["ensemble", "auprc"] > test.loc["ai4loop-recipe", "auprc"]
     assert "| ensemble | 1 |" in (tmp_path / "RESULTS.md").read_text()

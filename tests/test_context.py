@@ -1,0 +1,159 @@
+"""Pair context: the sparse operator equals a plain per-pair loop on the K562 benchmark set, and
+context models score the same through predict, evaluate and the atlas."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ai4loop_core.context import (
+    ANCHOR_NAMES,
+    N_CONTEXT,
+    NEAREST,
+    PAIR_NAMES,
+    WINDOWS,
+    build_context,
+)
+from ai4loop_core.data import ensure_file
+from ai4loop_core.datasets import ALL_RNASEQ, UPSTREAM_SETS, load_dataset
+from ai4loop_core.errors import BadInputError
+from ai4loop_core.expression import read_expression
+from ai4loop_core.pairs import read_pairs
+
+
+@pytest.fixture(scope="module")
+def k562_pairs():
+    return read_pairs(ensure_file(UPSTREAM_SETS["K562"]))
+
+
+@pytest.fixture(scope="module")
+def rna():
+    return read_expression(ensure_file(ALL_RNASEQ))
+
+
+def _loop_context(anchors, genes, tpm, a: int, b: int) -> np.ndarray:
+    """The 71 numbers of one pair, written out gene by gene."""
+    log, expressed = np.log1p(tpm), tpm > 1.0
+    g_start, g_end, g_chrom = (genes[k].to_numpy() for k in ("start", "end", "chrom"))
+
+    def mid(i):
+        return (int(anchors.start[i]) + int(anchors.end[i])) // 2
+
+    def anchor(i):
+        m, on = mid(i), g_chrom == anchors.chrom[i]
+        out = []
+        for w in WINDOWS:
+            hit = on & (g_start < m + w) & (g_end > m - w)
+            out += [
+                hit.sum(),
+                expressed[hit].sum(),
+                log[hit].mean() if hit.any() else 0,
+                log[hit].sum(),
+            ]
+        idx = np.flatnonzero(on)
+        near = idx[np.argsort(np.abs((g_start[idx] + g_end[idx]) // 2 - m), kind="stable")][
+            :NEAREST
+        ]
+        return np.array(out + [log[near].mean(), log[near[0]]])
+
+    lo, hi = sorted((mid(a), mid(b)))
+    inside = (g_chrom == anchors.chrom[a]) & (anchors.chrom[a] == anchors.chrom[b])
+    inside &= (g_start > lo) & (g_end < hi)
+    between = [inside.sum(), expressed[inside].sum(), log[inside].mean() if inside.any() else 0]
+    x, y = anchor(a), anchor(b)
+    return np.concatenate([np.minimum(x, y), np.maximum(x, y), between])
+
+
+def test_operator_equals_the_per_pair_loop_on_the_k562_set(k562_pairs, rna):
+    anchors, left, right = k562_pairs.unique_anchors()
+    op = build_context(anchors, rna.genes, left=left, right=right)
+    got = op.apply(rna.values)
+    assert got.shape == (len(left), N_CONTEXT, len(rna.samples)) == (7172, 71, 7)
+    assert len(PAIR_NAMES) == 2 * len(ANCHOR_NAMES) + 3 == 71
+    rows = np.random.default_rng(0).choice(len(left), 40, replace=False)
+    for s in (list(rna.samples).index("K562"), list(rna.samples).index("IMR90")):
+        tpm = np.maximum(rna.values[:, s], 0)
+        for p in rows:
+            want = _loop_context(anchors, rna.genes, tpm, left[p], right[p])
+            np.testing.assert_allclose(got[p, :, s], want, rtol=1e-5, atol=1e-4)
+    swapped = build_context(anchors, rna.genes, left=right, right=left).apply(rna.values)
+    np.testing.assert_array_equal(swapped, got)  # anchor order does not matter
+    counts = [i for i, n in enumerate(PAIR_NAMES) if n.endswith("_genes")]
+    np.testing.assert_array_equal(got[:, counts, 0], got[:, counts, 3])  # annotation only
+
+
+def test_pairs_across_chromosomes_have_nothing_between():
+    anchors = pd.DataFrame(
+        {"chrom": ["chr1", "chr2"], "start": [100_000, 100_000], "end": [110_000, 110_000]}
+    )
+    genes = pd.DataFrame(
+        {"chrom": ["chr1", "chr2"], "start": [50_000, 150_000], "end": [60_000, 160_000]}
+    )
+    got = build_context(anchors, genes, left=np.array([0]), right=np.array([1])).apply(
+        np.array([3.0, 0.0])
+    )
+    inner = got[0, -3:, 0]
+    np.testing.assert_array_equal(inner, [0, 0, 0])
+    w10 = got[0, [PAIR_NAMES.index("max_w50kb_genes"), PAIR_NAMES.index("max_w50kb_expressed")], 0]
+    np.testing.assert_array_equal(w10, [1, 1])  # chr1's gene [50, 60) kb is within 50 kb of 105 kb
+
+
+@pytest.fixture(scope="module")
+def hela():
+    return load_dataset("HeLaS3")
+
+
+@pytest.fixture(scope="module")
+def context_model(hela):
+    from ai4loop_core.benchmark import chromosome_parts, fit_tuned
+
+    model, _ = fit_tuned([hela], [chromosome_parts(hela)], seed=42, feature_set="context")
+    return model
+
+
+def test_a_context_model_scores_alike_in_evaluate_predict_and_the_atlas(
+    hela, context_model, tmp_path
+):
+    from ai4loop_core.evaluate import score_dataset
+    from ai4loop_core.predict import predict_file
+    from atlas.build import score_block
+
+    model = context_model
+    assert model.uses_context
+    first = hela.take(np.arange(300))
+    want = score_dataset(model, first)
+    pairs = tmp_path / "pairs.bedpe"
+    first.pairs.to_csv(pairs, sep="\t", header=False, index=False)
+    path = tmp_path / "hela.boosted.json"
+    from ai4loop_core.boosted import save_boosted
+
+    save_boosted(model, path, card={"name": "hela-context"})
+    table = predict_file(
+        model=str(path), pairs=pairs, expression=ensure_file(ALL_RNASEQ), samples=["HeLaS3"],
+        progress=False,
+    )  # fmt: skip
+    np.testing.assert_allclose(table["HeLaS3"].to_numpy(), want, atol=1e-6)
+    rna = read_expression(ensure_file(ALL_RNASEQ))
+    anchors, left, right = read_pairs(pairs).unique_anchors()
+    block = score_block(
+        model, anchors=anchors, left=left, right=right, genes=rna.genes, values=rna.values
+    )
+    np.testing.assert_allclose(block[:, list(rna.samples).index("HeLaS3")], want, atol=1e-6)
+    content = json.loads(path.read_text())
+    assert content["pair_features"] == "context" and content["context"] == "expr-context-v1"
+
+
+def test_context_models_refuse_missing_context_and_old_context_files(hela, context_model, tmp_path):
+    from ai4loop_core.boosted import load_boosted, save_boosted
+
+    codes = context_model.encode(hela.left[:5])
+    with pytest.raises(BadInputError, match="expression context"):
+        context_model.score(codes, codes)
+    path = tmp_path / "m.boosted.json"
+    save_boosted(context_model, path, card={})
+    path.write_text(json.dumps({**json.loads(path.read_text()), "context": "expr-context-v0"}))
+    with pytest.raises(BadInputError, match="expr-context-v0"):
+        load_boosted(path)
