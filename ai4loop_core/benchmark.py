@@ -965,6 +965,17 @@ def _command() -> str:
 # ---------------------------------------------------------------- best models
 
 
+def _context_card(model: Any, data: Dataset) -> dict[str, Any]:
+    """What a context model's card records: the context version and how many genes it counted."""
+    if not getattr(model, "uses_context", False):
+        return {}
+    from ai4loop_core.context import CONTEXT_VERSION
+    from ai4loop_core.expression import read_expression
+
+    genes = read_expression(data.expression_source, samples=[data.sample]).genes
+    return {"context": CONTEXT_VERSION, "context_genes": len(genes)}
+
+
 def save_best_models(run, *, choice, datasets, summary, results, seed) -> list[str]:
     """Write the chosen kind's seed-``seed`` chromosome-split models to ``models/best/``."""
     from ai4loop_core.boosted import save_boosted, write_card
@@ -1009,6 +1020,7 @@ def save_best_models(run, *, choice, datasets, summary, results, seed) -> list[s
             "selection": f"{choice['rule']} on validation chromosomes: "
             + ", ".join(f"{k} {v:.3f}" for k, v in choice["validation_mean_auprc"].items()),
             "input_scale": "tpm",
+            **_context_card(model, datasets[c]),
             "file_format": "JSON trees (ai4loop_core.boosted), no pickle",
             "command": _command(),
         }

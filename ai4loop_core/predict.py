@@ -197,6 +197,10 @@ def predict_file(
             f"{expression}: expression is on the {expr.scale!r} scale but model {model!r} expects "
             f"{net.input_scale!r}; convert it (e.g. --input-scale log2 converts log2(TPM+1))."
         )
+    if report is not None:
+        low = context_coverage_warning(net, n_genes=len(expr.genes), model=model)
+        if low:
+            report(f"warning: {low}")
     clash = sorted(set(expr.samples) & set(pair_set.table.columns))
     if clash:
         raise BadInputError(
@@ -213,6 +217,22 @@ def predict_file(
     if out is not None:
         write_table(table, out)
     return table
+
+
+def context_coverage_warning(net: AnchorModel, *, n_genes: int, model: str) -> str | None:
+    """A warning when a context model gets far fewer genes than it was trained with.
+
+    Context models count the genes around and between anchors; an expression file that places
+    half the genes (protein-coding only, a targeted panel, L1000) shifts every count.
+    """
+    trained = int(getattr(net, "card", {}).get("context_genes", 0) or 0)
+    if not getattr(net, "uses_context", False) or not trained or n_genes >= trained / 2:
+        return None
+    return (
+        f"model {model!r} reads the genes around and between the anchors and was trained with "
+        f"{trained} annotated genes; this file places {n_genes}, so its gene counts run low and "
+        "scores drift. Give the whole transcriptome (all GENCODE genes), or use upstream:<CELL>."
+    )
 
 
 def write_table(table: pd.DataFrame, out: Path) -> None:

@@ -157,3 +157,29 @@ def test_context_models_refuse_missing_context_and_old_context_files(hela, conte
     path.write_text(json.dumps({**json.loads(path.read_text()), "context": "expr-context-v0"}))
     with pytest.raises(BadInputError, match="expr-context-v0"):
         load_boosted(path)
+
+
+def test_predict_warns_when_a_context_model_gets_a_fraction_of_the_genes(
+    hela, context_model, tmp_path
+):
+    from ai4loop_core.boosted import save_boosted
+    from ai4loop_core.predict import predict_file
+
+    path = tmp_path / "hela.boosted.json"
+    save_boosted(context_model, path, card={"context_genes": 51627})
+    pairs = tmp_path / "pairs.bedpe"
+    hela.pairs.head(20).to_csv(pairs, sep="\t", header=False, index=False)
+    rna = read_expression(ensure_file(ALL_RNASEQ), samples=["HeLaS3"])
+    panel = tmp_path / "panel.tsv"
+    pd.DataFrame({"gene_id": rna.genes.gene_id[:5000], "HeLaS3": rna.values[:5000, 0]}).to_csv(
+        panel, sep="\t", index=False
+    )
+    said: list[str] = []
+    predict_file(model=str(path), pairs=pairs, expression=panel, progress=False, report=said.append)
+    assert any("trained with 51627 annotated genes; this file places 5000" in s for s in said)
+    said.clear()
+    predict_file(
+        model=str(path), pairs=pairs, expression=ensure_file(ALL_RNASEQ), samples=["HeLaS3"],
+        progress=False, report=said.append,
+    )  # fmt: skip
+    assert not any("annotated genes" in s for s in said)
