@@ -21,10 +21,13 @@ Protocol
 Models (:data:`MODELS`): the AI4Loop recipe retrained here (read from ``models/<CELL>.keras``
 when its card has the same split and seed, or trained with ``train_recipe=True``), the published
 models (flagged: they were trained on a random split that holds our test rows), the boosted
-models of :mod:`ai4loop_core.boosted`, their ``ensemble`` with the recipe (mean probability,
-:mod:`ai4loop_core.ensemble`; test rows only, never chosen as ``best:<CELL>`` because the recipe
-has trained on the validation chromosomes) and two honesty baselines (distance only; gene
-positions only, with every annotated gene at 1 TPM so no RNA is used).
+models of :mod:`ai4loop_core.boosted` (on the 60 kb bins alone, or with each pair's expression
+context of :mod:`ai4loop_core.context`: ``boosted-context``), the ``ensemble`` of the recipe and
+boosted-context (mean probability, :mod:`ai4loop_core.ensemble`; test rows only, never chosen as
+``best:<CELL>`` because the recipe has trained on the validation chromosomes) and two honesty
+baselines (distance only; ``genes-only``: boosted-context with every annotated gene at 1 TPM, so
+gene positions and no RNA). The honesty checks also score the seed-``first_seed`` boosted-pooled
+and boosted-context models with every other cell line's RNA: what the cell line's own RNA adds.
 
 Outputs in ``out``: ``results.csv`` (one row per model x train cells x test cell x split x seed x
 part), ``summary.csv`` (mean, sd over seeds), ``honesty.json``, ``RESULTS.md`` (the tables),

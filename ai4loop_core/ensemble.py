@@ -2,9 +2,10 @@
 
 An :class:`EnsembleModel` follows the model protocol (``encode``/``score``) so prediction, atlas
 builds and evaluation take it like any other model: an anchor's code is its members' codes side by
-side, and a pair's probability is the mean of the members' probabilities. The Keras recipe and the
-boosted trees read the same 155 bins but make different errors, so their mean ranks pairs better
-than either (the ``ensemble`` rows of ``ai4loop benchmark``).
+side, and a pair's probability is the mean of the members' probabilities (members that read the
+pair's expression context get it). The ``ensemble`` rows of ``ai4loop benchmark`` average the Keras
+recipe and the boosted-context trees; with the boosted trees on the bins alone the mean ranked
+pairs better than either member, with the context trees it does not.
 
 A saved ensemble is a JSON card ``{"kind": "ensemble", "members": [model names]}`` that
 :func:`ai4loop_core.model.load_model` loads by path; members are loaded by name with it too, so
