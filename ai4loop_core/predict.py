@@ -5,7 +5,8 @@ The AI4Loop encoder is shared by both anchors, so a pair's score is
 We therefore featurise every distinct anchor with one sparse operator, encode each distinct
 feature vector once (identical vectors, e.g. empty windows, collapse), and score all pairs with
 the small dense head. The result equals running the full network on every pair (checked against
-the published AI4Loop outputs).
+the published AI4Loop outputs). Models that also read each pair's expression context
+(:mod:`ai4loop_core.context`, ``best:<CELL>``) get it from one more sparse operator per pair set.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ def predict_scores(
     values: np.ndarray,
     chunk_samples: int = 32,
     operator: FeatureOperator | None = None,
+    context: ContextOperator | None = None,
     progress: bool = True,
     stats: PredictStats | None = None,
 ) -> np.ndarray:
@@ -108,11 +110,15 @@ def predict_scores(
     chunk_samples
         Samples featurised and encoded together (bounds memory: anchors x 155 x chunk floats).
 
-    Models that read each pair's expression context (``model.uses_context``) get it from a
-    :class:`~ai4loop_core.context.ContextOperator` built here over the same genes.
+    operator, context
+        Prebuilt operators for these anchors and genes (callers scoring sample blocks build them
+        once); models that read each pair's expression context (``model.uses_context``) get it
+        from ``context``, built here when not given.
     """
     op = operator or build_operator(anchors, genes)
-    context_op = context_operator(model, anchors=anchors, left=left, right=right, genes=genes)
+    context_op = context or context_operator(
+        model, anchors=anchors, left=left, right=right, genes=genes
+    )
     distance = pair_distance(anchors, left, right)
     n_samples = values.shape[1]
     out = np.empty((len(left), n_samples), dtype=np.float32)
@@ -126,8 +132,10 @@ def predict_scores(
         code_l = codes[:, left].reshape(n_chunk * len(left), -1)
         code_r = codes[:, right].reshape(n_chunk * len(left), -1)
         dist = np.tile(distance, n_chunk)
-        context = None if context_op is None else flat_context(context_op.apply(values[:, cols]))
-        probs = model.score(code_l, code_r, distance=dist, context=context)
+        pair_context = None
+        if context_op is not None:
+            pair_context = flat_context(context_op.apply(values[:, cols]))
+        probs = model.score(code_l, code_r, distance=dist, context=pair_context)
         out[:, cols] = probs.reshape(n_chunk, len(left)).T
         if stats is not None:
             stats.anchor_encodings += n_chunk * op.n_anchors

@@ -196,7 +196,7 @@ def score(
 ) -> np.ndarray:
     """Scores ``(len(targets), n_samples)``: every target pair in every uploaded sample."""
     from ai4loop_core.features import build_operator
-    from ai4loop_core.predict import predict_scores
+    from ai4loop_core.predict import context_operator, predict_scores
 
     if expression.scale != model.input_scale:
         raise BadInputError(
@@ -212,6 +212,7 @@ def score(
     n = len(targets)
     left, right = codes[:n].astype(np.int64), codes[n:].astype(np.int64)
     op = build_operator(anchors, expression.genes)
+    ctx = context_operator(model, anchors=anchors, left=left, right=right, genes=expression.genes)
     n_samples = expression.values.shape[1]
     out = np.empty((n, n_samples), dtype=np.float32)
     for lo in range(0, n_samples, chunk_samples):
@@ -224,6 +225,7 @@ def score(
             genes=expression.genes,
             values=expression.values[:, cols],
             operator=op,
+            context=ctx,
             progress=False,
         )
         if progress is not None:
@@ -317,6 +319,16 @@ def model_label(name: str) -> str:
     return f"{name}: ours (trained here)"
 
 
+def model_warnings(model, expression) -> tuple[str, ...]:
+    """What the user should know about this model on this upload (a context model given far
+    fewer genes than it was trained with)."""
+    from ai4loop_core.predict import context_coverage_warning
+
+    name = getattr(model, "name", "the model")
+    low = context_coverage_warning(model, n_genes=len(expression.genes), model=name)
+    return (low,) if low else ()
+
+
 @dataclass
 class Prediction:
     """What one run produced: the result table, and the placement among atlas groups."""
@@ -326,6 +338,7 @@ class Prediction:
     placement_note: str
     targets: str
     device: str = "CPU"
+    warnings: tuple[str, ...] = ()
 
 
 def predict_upload(
@@ -375,5 +388,10 @@ def predict_upload(
     if progress:
         progress(1.0, "Done")
     return Prediction(
-        table=table, placement=placed, placement_note=note, targets=what, device=device()
+        table=table,
+        placement=placed,
+        placement_note=note,
+        targets=what,
+        device=device(),
+        warnings=model_warnings(model, expression),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -102,6 +103,32 @@ def test_aml_example_is_scored_and_placed(tmp_path, aml_files, store):
     assert placed["correlation"].between(-1, 1).all()
     hmx3 = upload.filter_by_gene(table, "hmx3")
     assert len(hmx3) and hmx3["symbol2"].str.contains("HMX3").all()
+
+
+def test_a_context_model_scores_uploads_as_predict_does_and_warns_on_a_gene_panel(
+    tmp_path, aml_files, reg
+):
+    from ai4loop_core.model import load_model
+    from ai4loop_core.predict import predict_file
+
+    saved = upload.save_uploads(aml_files, workdir=tmp_path, max_bytes=10**8)
+    expr = upload.validate(saved)
+    model = load_model("best:K562")
+    result = upload.predict_upload(expr, model=model, pairs=saved.pairs, catalog=None)
+    want = predict_file(
+        model="best:K562",
+        pairs=reg(EXAMPLE + AML[2]),
+        expression=reg(EXAMPLE + AML[0]),
+        columns=reg(EXAMPLE + AML[1]),
+        progress=False,
+    )
+    np.testing.assert_allclose(
+        result.table[["AML1", "AML2"]].to_numpy(), want[["AML1", "AML2"]].to_numpy(), atol=1e-6
+    )
+    assert result.warnings == ()  # 58,292 genes placed: the whole transcriptome
+    panel = replace(expr, genes=expr.genes.iloc[:2000], values=expr.values[:2000])
+    warned = upload.predict_upload(panel, model=model, pairs=saved.pairs, catalog=None)
+    assert len(warned.warnings) == 1 and "this file places 2000" in warned.warnings[0]
 
 
 def test_placement_needs_enough_shared_ggis():

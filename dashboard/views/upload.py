@@ -82,6 +82,8 @@ if st.session_state.get("up_result", (None,))[0] != run_key:
     st.info("Choose the model and press **Run prediction**.")
     st.stop()
 result = st.session_state["up_result"][1]
+for warning in result.warnings:
+    st.warning(warning)
 
 st.subheader("Results")
 st.success(
