@@ -9,15 +9,19 @@ from the same RNA-seq sample and gene coordinates (no Hi-C, no CTCF):
   (TPM > :data:`EXPRESSED_TPM`), and the mean and the sum of their ``log1p(TPM)``; then the mean
   ``log1p(TPM)`` of the :data:`NEAREST` genes whose midpoints are nearest ``m`` and that of the
   nearest one (34 numbers, :data:`ANCHOR_NAMES`);
+- per anchor, where genes lie within 30 kb: the boosted model's 88-number code
+  (:func:`ai4loop_core.boosted.anchor_codes`) of the AI4Loop bins with every gene at 1 TPM, i.e.
+  which 1-7 kb bins hold a gene at all (the TPM bins cannot tell "no gene" from "a silent gene");
 - per pair: the element-wise min and max of its two anchors' numbers (so the order of the anchors
   does not matter), then for the genes lying wholly between the two midpoints (same chromosome)
-  their number, how many are expressed and their mean ``log1p(TPM)`` (71 numbers,
-  :data:`PAIR_NAMES`).
+  their number, how many are expressed and their mean ``log1p(TPM)``, then the min and max of the
+  two gene-presence codes (247 numbers, :data:`PAIR_NAMES`).
 
-Every number is a sparse linear map of ``log1p(TPM)`` or of the expressed-gene indicator, so like
-:mod:`ai4loop_core.features` one :class:`ContextOperator` built per pair set featurises a whole
-genes x samples matrix at once. The gene counts come from the annotation alone: the benchmark's
-``genes-only`` check measures what they give without RNA.
+Every number is a sparse linear map of ``log1p(TPM)`` or of the expressed-gene indicator, or a
+constant of the annotation, so like :mod:`ai4loop_core.features` one :class:`ContextOperator` built
+per pair set featurises a whole genes x samples matrix at once. The gene counts and the presence
+codes come from the annotation alone: the benchmark's ``genes-only`` check measures what they give
+without RNA.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import scipy.sparse as sp
 from ai4loop_core.features import _ranges
 from ai4loop_core.genome import normalize_chrom
 
-CONTEXT_VERSION = "expr-context-v1"
+CONTEXT_VERSION = "expr-context-v2"  # v2: gene-presence codes
 WINDOWS = (10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_000_000)
 EXPRESSED_TPM = 1.0
 NEAREST = 5
@@ -40,10 +44,12 @@ ANCHOR_NAMES = [f"w{w // 1000}kb_{s}" for w in WINDOWS for s in _WINDOW_STATS] +
     f"nearest{NEAREST}_mean_log1p",
     "nearest_log1p",
 ]
+PRESENCE_SIZE = 88  # ai4loop_core.boosted.CODE_SIZE (checked in build_context)
 PAIR_NAMES = (
     [f"min_{n}" for n in ANCHOR_NAMES]
     + [f"max_{n}" for n in ANCHOR_NAMES]
     + ["between_genes", "between_expressed", "between_mean_log1p"]
+    + [f"{m}_presence_code{i}" for m in ("min", "max") for i in range(PRESENCE_SIZE)]
 )
 N_CONTEXT = len(PAIR_NAMES)
 _CHUNK = 2_000  # anchors per candidate block: bounds the (anchor, gene) candidate arrays
@@ -55,12 +61,14 @@ class ContextOperator:
 
     ``windows`` ``(n_anchors * len(WINDOWS), n_genes)``: 1 where a gene overlaps an anchor's
     window; ``nearest`` ``(n_anchors * 2, n_genes)``: weights of the nearest-gene means;
-    ``between`` ``(n_pairs, n_genes)``: 1 where a gene lies between a pair's midpoints.
+    ``between`` ``(n_pairs, n_genes)``: 1 where a gene lies between a pair's midpoints;
+    ``presence`` ``(n_anchors, 88)``: each anchor's gene-presence code.
     """
 
     windows: sp.csr_matrix
     nearest: sp.csr_matrix
     between: sp.csr_matrix
+    presence: np.ndarray
     left: np.ndarray
     right: np.ndarray
 
@@ -90,7 +98,7 @@ class ContextOperator:
     def apply(
         self, values: np.ndarray, *, rows: slice | np.ndarray | None = None, anchors=None
     ) -> np.ndarray:
-        """Context ``(n_pairs, 71, n_samples)`` (float32) of the pairs ``rows`` (default all).
+        """Context ``(n_pairs, 247, n_samples)`` (float32) of the pairs ``rows`` (default all).
 
         ``anchors`` reuses an :meth:`anchor_context` result for the same ``values``.
         """
@@ -105,8 +113,11 @@ class ContextOperator:
         n_expr = between @ expressed
         mean = (between @ logx) / np.maximum(count, 1)
         inner = np.stack([np.broadcast_to(count, mean.shape), n_expr, mean], axis=1)
+        p_l, p_r = self.presence[left], self.presence[right]
+        presence = np.concatenate([np.minimum(p_l, p_r), np.maximum(p_l, p_r)], axis=1)
+        presence = np.broadcast_to(presence[:, :, None], (*presence.shape, values.shape[1]))
         out = np.concatenate([np.minimum(a_l, a_r), np.maximum(a_l, a_r), inner], axis=1)
-        return out.astype(np.float32)
+        return np.concatenate([out.astype(np.float32), presence], axis=1)
 
 
 def _as_2d(values: np.ndarray) -> np.ndarray:
@@ -188,9 +199,20 @@ def build_context(
         windows=csr(w_rows, w_cols, [], (n_a * n_w, n_genes)),
         nearest=csr(n_rows, n_cols, n_vals, (n_a * 2, n_genes)),
         between=csr(b_rows, b_cols, [], (len(left), n_genes)),
+        presence=_presence_codes(anchors, genes),
         left=left,
         right=right,
     )
+
+
+def _presence_codes(anchors: pd.DataFrame, genes: pd.DataFrame) -> np.ndarray:
+    """Each anchor's code of its AI4Loop bins with every gene at 1 TPM, float32 ``(n, 88)``."""
+    from ai4loop_core.boosted import CODE_SIZE, anchor_codes  # boosted imports this module
+    from ai4loop_core.features import build_operator
+
+    assert CODE_SIZE == PRESENCE_SIZE
+    bins = build_operator(anchors, genes).apply(np.ones(len(genes)))[:, :, 0]
+    return anchor_codes(bins).astype(np.float32)
 
 
 def _nearest(sorted_mids: np.ndarray, m: np.ndarray) -> np.ndarray:

@@ -77,8 +77,8 @@ def context_operator(
 
 
 def flat_context(context: np.ndarray) -> np.ndarray:
-    """Context ``(n_pairs, 71, n_samples)`` as rows ``(n_samples * n_pairs, 71)``, sample-major:
-    the row order of the flattened codes that ``model.score`` receives."""
+    """Context ``(n_pairs, width, n_samples)`` as rows ``(n_samples * n_pairs, width)``,
+    sample-major: the row order of the flattened codes that ``model.score`` receives."""
     n_pairs, width, n_samples = context.shape
     return context.transpose(2, 0, 1).reshape(n_samples * n_pairs, width)
 

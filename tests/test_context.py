@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ai4loop_core.boosted import anchor_codes
 from ai4loop_core.context import (
     ANCHOR_NAMES,
     N_CONTEXT,
@@ -21,6 +22,7 @@ from ai4loop_core.data import ensure_file
 from ai4loop_core.datasets import ALL_RNASEQ, UPSTREAM_SETS, load_dataset
 from ai4loop_core.errors import BadInputError
 from ai4loop_core.expression import read_expression
+from ai4loop_core.features import reference_features
 from ai4loop_core.pairs import read_pairs
 
 
@@ -35,7 +37,8 @@ def rna():
 
 
 def _loop_context(anchors, genes, tpm, a: int, b: int) -> np.ndarray:
-    """The 71 numbers of one pair, written out gene by gene."""
+    """The 247 numbers of one pair, written out gene by gene (presence bins: the features'
+    reference loop)."""
     log, expressed = np.log1p(tpm), tpm > 1.0
     g_start, g_end, g_chrom = (genes[k].to_numpy() for k in ("start", "end", "chrom"))
 
@@ -64,16 +67,21 @@ def _loop_context(anchors, genes, tpm, a: int, b: int) -> np.ndarray:
     inside &= (g_start > lo) & (g_end < hi)
     between = [inside.sum(), expressed[inside].sum(), log[inside].mean() if inside.any() else 0]
     x, y = anchor(a), anchor(b)
-    return np.concatenate([np.minimum(x, y), np.maximum(x, y), between])
+    ones = np.ones(len(genes))
+    bins = reference_features(anchors.iloc[[a, b]].reset_index(drop=True), genes, ones)[:, :, 0]
+    u, v = anchor_codes(bins)
+    return np.concatenate(
+        [np.minimum(x, y), np.maximum(x, y), between, np.minimum(u, v), np.maximum(u, v)]
+    )
 
 
 def test_operator_equals_the_per_pair_loop_on_the_k562_set(k562_pairs, rna):
     anchors, left, right = k562_pairs.unique_anchors()
     op = build_context(anchors, rna.genes, left=left, right=right)
     got = op.apply(rna.values)
-    assert got.shape == (len(left), N_CONTEXT, len(rna.samples)) == (7172, 71, 7)
-    assert len(PAIR_NAMES) == 2 * len(ANCHOR_NAMES) + 3 == 71
-    rows = np.random.default_rng(0).choice(len(left), 40, replace=False)
+    assert got.shape == (len(left), N_CONTEXT, len(rna.samples)) == (7172, 247, 7)
+    assert len(PAIR_NAMES) == 2 * len(ANCHOR_NAMES) + 3 + 2 * 88 == 247
+    rows = np.random.default_rng(0).choice(len(left), 25, replace=False)
     for s in (list(rna.samples).index("K562"), list(rna.samples).index("IMR90")):
         tpm = np.maximum(rna.values[:, s], 0)
         for p in rows:
@@ -81,7 +89,7 @@ def test_operator_equals_the_per_pair_loop_on_the_k562_set(k562_pairs, rna):
             np.testing.assert_allclose(got[p, :, s], want, rtol=1e-5, atol=1e-4)
     swapped = build_context(anchors, rna.genes, left=right, right=left).apply(rna.values)
     np.testing.assert_array_equal(swapped, got)  # anchor order does not matter
-    counts = [i for i, n in enumerate(PAIR_NAMES) if n.endswith("_genes")]
+    counts = [i for i, n in enumerate(PAIR_NAMES) if n.endswith("_genes") or "presence" in n]
     np.testing.assert_array_equal(got[:, counts, 0], got[:, counts, 3])  # annotation only
 
 
@@ -95,8 +103,8 @@ def test_pairs_across_chromosomes_have_nothing_between():
     got = build_context(anchors, genes, left=np.array([0]), right=np.array([1])).apply(
         np.array([3.0, 0.0])
     )
-    inner = got[0, -3:, 0]
-    np.testing.assert_array_equal(inner, [0, 0, 0])
+    inner = [PAIR_NAMES.index(n) for n in ("between_genes", "between_expressed")]
+    np.testing.assert_array_equal(got[0, inner, 0], [0, 0])
     w10 = got[0, [PAIR_NAMES.index("max_w50kb_genes"), PAIR_NAMES.index("max_w50kb_expressed")], 0]
     np.testing.assert_array_equal(w10, [1, 1])  # chr1's gene [50, 60) kb is within 50 kb of 105 kb
 
@@ -143,7 +151,7 @@ def test_a_context_model_scores_alike_in_evaluate_predict_and_the_atlas(
     )
     np.testing.assert_allclose(block[:, list(rna.samples).index("HeLaS3")], want, atol=1e-6)
     content = json.loads(path.read_text())
-    assert content["pair_features"] == "context" and content["context"] == "expr-context-v1"
+    assert content["pair_features"] == "context" and content["context"] == "expr-context-v2"
 
 
 def test_context_models_refuse_missing_context_and_old_context_files(hela, context_model, tmp_path):
