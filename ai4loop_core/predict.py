@@ -26,6 +26,8 @@ from ai4loop_core.context import ContextOperator, build_context
 from ai4loop_core.errors import BadInputError
 from ai4loop_core.features import FeatureOperator, build_operator
 
+PAIR_ROWS = 1 << 17  # pair x sample rows scored at once by context models (see score_pairs)
+
 if TYPE_CHECKING:
     from ai4loop_core.model import AnchorModel
 
@@ -109,7 +111,6 @@ def predict_scores(
         Expression: gene coordinates and the genes x samples matrix (the model's input scale).
     chunk_samples
         Samples featurised and encoded together (bounds memory: anchors x 155 x chunk floats).
-
     operator, context
         Prebuilt operators for these anchors and genes (callers scoring sample blocks build them
         once); models that read each pair's expression context (``model.uses_context``) get it
@@ -129,14 +130,10 @@ def predict_scores(
         n_chunk = feats.shape[2]
         flat = feats.transpose(2, 0, 1).reshape(n_chunk * op.n_anchors, op.n_features)
         codes = encode_features(model, flat).reshape(n_chunk, op.n_anchors, -1)
-        code_l = codes[:, left].reshape(n_chunk * len(left), -1)
-        code_r = codes[:, right].reshape(n_chunk * len(left), -1)
-        dist = np.tile(distance, n_chunk)
-        pair_context = None
-        if context_op is not None:
-            pair_context = flat_context(context_op.apply(values[:, cols]))
-        probs = model.score(code_l, code_r, distance=dist, context=pair_context)
-        out[:, cols] = probs.reshape(n_chunk, len(left)).T
+        out[:, cols] = score_pairs(
+            model, codes, left=left, right=right, distance=distance, context=context_op,
+            values=values[:, cols],
+        )  # fmt: skip
         if stats is not None:
             stats.anchor_encodings += n_chunk * op.n_anchors
             stats.pair_scores += n_chunk * len(left)
@@ -144,6 +141,42 @@ def predict_scores(
     bar.close()
     if stats is not None:
         stats.n_pairs, stats.n_samples, stats.n_anchors = len(left), n_samples, op.n_anchors
+    return out
+
+
+def score_pairs(
+    model: AnchorModel,
+    codes: np.ndarray,
+    *,
+    left: np.ndarray,
+    right: np.ndarray,
+    distance: np.ndarray,
+    context: ContextOperator | None = None,
+    values: np.ndarray | None = None,
+) -> np.ndarray:
+    """Scores ``(n_pairs, n_samples)`` from anchor codes ``(n_samples, n_anchors, code_size)``.
+
+    Pairs are scored in batches of pair x sample rows, so memory stays bounded for any catalog:
+    :data:`PAIR_ROWS` rows at a time for context models (each row holds about 450 float64 pair
+    features), eight times as many for the others. ``values`` (genes x the same samples) feed the
+    ``context`` operator.
+    """
+    n_s = codes.shape[0]
+    anchor_context = None if context is None else context.anchor_context(values)
+    out = np.empty((len(left), n_s), dtype=np.float32)
+    rows = PAIR_ROWS if context is not None else 8 * PAIR_ROWS
+    step = max(1, rows // max(n_s, 1))
+    for lo in range(0, len(left), step):
+        sl = slice(lo, lo + step)
+        n_p = len(left[sl])
+        code_l = codes[:, left[sl]].reshape(n_s * n_p, -1)
+        code_r = codes[:, right[sl]].reshape(n_s * n_p, -1)
+        dist = np.tile(distance[sl], n_s)
+        pair_context = None
+        if context is not None:
+            pair_context = flat_context(context.apply(values, rows=sl, anchors=anchor_context))
+        probs = model.score(code_l, code_r, distance=dist, context=pair_context)
+        out[sl] = probs.reshape(n_s, n_p).T
     return out
 
 

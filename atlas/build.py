@@ -46,7 +46,6 @@ __all__ = ["build_atlas", "score_block", "SHARD_FORMAT"]
 
 log = logging.getLogger(__name__)
 SHARD_FORMAT = "ai4loop-atlas-shard-v2"
-PAIR_BATCH = 1 << 20  # pair-sample rows scored at once (bounds memory for large catalogs)
 FEATURE_ROWS = 200_000  # anchor-sample rows featurised at once (155 float64 each: 250 MB)
 _CACHE: dict[str, object] = {}  # per process (main or Dask worker): models and operators
 
@@ -105,11 +104,13 @@ def score_block(
 ) -> np.ndarray:
     """Scores ``(n_pairs, n_samples)`` (float32) of one block of samples, anchor-factorised.
 
-    Like :func:`ai4loop_core.predict.predict_scores` for one chunk, but pairs are scored in
-    batches so that catalogs of millions of pairs fit in memory.
+    Like :func:`ai4loop_core.predict.predict_scores` for one block, with the featurisation
+    bounded too (:data:`FEATURE_ROWS` anchor-sample rows at a time; pairs are scored in batches
+    by :func:`ai4loop_core.predict.score_pairs`), so that catalogs of millions of pairs fit in
+    memory.
     """
     from ai4loop_core.features import build_operator
-    from ai4loop_core.predict import context_operator, encode_features, flat_context, pair_distance
+    from ai4loop_core.predict import context_operator, encode_features, pair_distance, score_pairs
 
     op = operator or build_operator(anchors, genes)
     n_s = values.shape[1]
@@ -124,22 +125,15 @@ def score_block(
         if codes is None:
             codes = np.empty((n_s, op.n_anchors, part.shape[2]), dtype=np.float32)
         codes[lo : lo + k] = part
-    distance = pair_distance(anchors, left, right)
-    ctx_op = context_operator(model, anchors=anchors, left=left, right=right, genes=genes)
-    ctx_anchors = None if ctx_op is None else ctx_op.anchor_context(values)
-    out = np.empty((len(left), n_s), dtype=np.float32)
-    step = max(1, PAIR_BATCH // max(n_s, 1))
-    for lo in range(0, len(left), step):
-        sl = slice(lo, lo + step)
-        n_p = len(left[sl])
-        code_l = codes[:, left[sl]].reshape(n_s * n_p, -1)
-        code_r = codes[:, right[sl]].reshape(n_s * n_p, -1)
-        dist = np.tile(distance[sl], n_s)
-        context = None
-        if ctx_op is not None:
-            context = flat_context(ctx_op.apply(values, rows=sl, anchors=ctx_anchors))
-        out[sl] = model.score(code_l, code_r, distance=dist, context=context).reshape(n_s, n_p).T
-    return out
+    return score_pairs(
+        model,
+        codes,
+        left=left,
+        right=right,
+        distance=pair_distance(anchors, left, right),
+        context=context_operator(model, anchors=anchors, left=left, right=right, genes=genes),
+        values=values,
+    )
 
 
 def _score_shard(
