@@ -27,9 +27,10 @@ import logging
 import shlex
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -81,14 +82,13 @@ def _model(name: str):
     return _CACHE[key]
 
 
-def _operator(key: str, anchors: pd.DataFrame, genes: pd.DataFrame):
-    from ai4loop_core.features import build_operator
-
-    key = f"operator:{key}"
+def _operator(kind: str, key: str, build: Callable[[], object]):
+    """The ``kind`` operator (``bins``, ``context``) under ``key``, built once per process."""
+    key = f"operator:{kind}:{key}"
     if key not in _CACHE:
-        for old in [k for k in _CACHE if k.startswith("operator:")][:-3]:
+        for old in [k for k in _CACHE if k.startswith(f"operator:{kind}:")][:-3]:
             del _CACHE[old]  # keep a few cohorts' operators, not all
-        _CACHE[key] = build_operator(anchors, genes)
+        _CACHE[key] = build()
     return _CACHE[key]
 
 
@@ -101,6 +101,7 @@ def score_block(
     genes: pd.DataFrame,
     values: np.ndarray,
     operator=None,
+    context=None,
 ) -> np.ndarray:
     """Scores ``(n_pairs, n_samples)`` (float32) of one block of samples, anchor-factorised.
 
@@ -131,7 +132,8 @@ def score_block(
         left=left,
         right=right,
         distance=pair_distance(anchors, left, right),
-        context=context_operator(model, anchors=anchors, left=left, right=right, genes=genes),
+        context=context
+        or context_operator(model, anchors=anchors, left=left, right=right, genes=genes),
         values=values,
     )
 
@@ -148,11 +150,20 @@ def _score_shard(
     (operator key, cohort genes, values of the block, shard positions)."""
     model = _model(model_name)
     out = np.empty((len(left), n_samples), dtype=np.uint16)
+    from ai4loop_core.context import build_context
+    from ai4loop_core.features import build_operator
+
     for op_key, genes, values, positions in blocks:
-        op = _operator(op_key, anchors, genes)
+        op = _operator("bins", op_key, partial(build_operator, anchors, genes))
+        context = None
+        if getattr(model, "uses_context", False):
+            context = _operator(
+                "context", op_key, partial(build_context, anchors, genes, left=left, right=right)
+            )
         scores = score_block(
-            model, anchors=anchors, left=left, right=right, genes=genes, values=values, operator=op
-        )
+            model, anchors=anchors, left=left, right=right, genes=genes, values=values,
+            operator=op, context=context,
+        )  # fmt: skip
         out[:, positions] = tables.quantise(scores)
     return out
 
@@ -287,7 +298,8 @@ def _remove_stale(out: Path, keep: set[Path]) -> None:
 def _run_shards(
     todo, *, cohorts, model_name, anchors, left, right, ggi_ids, workers, scheduler, bar
 ):
-    op_keys = [_genes_hash(c.expression.genes) + ":" + _hash(anchors.to_csv()) for c in cohorts]
+    pairs_hash = _hash(anchors.to_csv(), np.asarray(left).tobytes(), np.asarray(right).tobytes())
+    op_keys = [_genes_hash(c.expression.genes) + ":" + pairs_hash for c in cohorts]
 
     def blocks_of(shard, genes_of, put=lambda x: x):
         return [
