@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ai4loop_core.features import _ranges
+from ai4loop_core.features import FeatureOperator, _ranges, build_operator
 from ai4loop_core.genome import normalize_chrom
 
 CONTEXT_VERSION = "expr-context-v2"  # v2: gene-presence codes
@@ -131,12 +131,19 @@ def _inputs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def build_context(
-    anchors: pd.DataFrame, genes: pd.DataFrame, *, left: np.ndarray, right: np.ndarray
+    anchors: pd.DataFrame,
+    genes: pd.DataFrame,
+    *,
+    left: np.ndarray,
+    right: np.ndarray,
+    operator: FeatureOperator | None = None,
 ) -> ContextOperator:
     """The :class:`ContextOperator` of pairs ``(left[i], right[i])`` of ``anchors`` over ``genes``.
 
     ``anchors`` and ``genes`` have ``chrom``, ``start``, ``end``; ``left``/``right`` index
     ``anchors``; the operator applies to matrices whose rows are the rows of ``genes``.
+    ``operator``: the AI4Loop bins operator of the same anchors and genes, when the caller has
+    built it already (the presence codes come from it).
     """
     n_genes = len(genes)
     g_chrom = genes["chrom"].map(normalize_chrom).to_numpy()
@@ -199,19 +206,18 @@ def build_context(
         windows=csr(w_rows, w_cols, [], (n_a * n_w, n_genes)),
         nearest=csr(n_rows, n_cols, n_vals, (n_a * 2, n_genes)),
         between=csr(b_rows, b_cols, [], (len(left), n_genes)),
-        presence=_presence_codes(anchors, genes),
+        presence=_presence_codes(operator or build_operator(anchors, genes)),
         left=left,
         right=right,
     )
 
 
-def _presence_codes(anchors: pd.DataFrame, genes: pd.DataFrame) -> np.ndarray:
+def _presence_codes(operator: FeatureOperator) -> np.ndarray:
     """Each anchor's code of its AI4Loop bins with every gene at 1 TPM, float32 ``(n, 88)``."""
     from ai4loop_core.boosted import CODE_SIZE, anchor_codes  # boosted imports this module
-    from ai4loop_core.features import build_operator
 
     assert CODE_SIZE == PRESENCE_SIZE
-    bins = build_operator(anchors, genes).apply(np.ones(len(genes)))[:, :, 0]
+    bins = operator.apply(np.ones(operator.matrix.shape[1]))[:, :, 0]
     return anchor_codes(bins).astype(np.float32)
 
 

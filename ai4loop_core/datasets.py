@@ -153,8 +153,9 @@ def featurise_pairs(
     from ai4loop_core.context import build_context
 
     anchors, left, right = pair_set.unique_anchors()
-    feats = build_operator(anchors, genes).apply(values).astype(np.float32)
-    context = build_context(anchors, genes, left=left, right=right).apply(values)
+    op = build_operator(anchors, genes)
+    feats = op.apply(values).astype(np.float32)
+    context = build_context(anchors, genes, left=left, right=right, operator=op).apply(values)
     return feats[left], feats[right], context
 
 

@@ -71,11 +71,13 @@ def context_operator(
     left: np.ndarray,
     right: np.ndarray,
     genes: pd.DataFrame,
+    operator: FeatureOperator | None = None,
 ) -> ContextOperator | None:
-    """The pairs' :class:`ContextOperator` when ``model`` reads context, else ``None``."""
+    """The pairs' :class:`ContextOperator` when ``model`` reads context, else ``None``
+    (``operator``: the bins operator of the same anchors and genes, if built)."""
     if not getattr(model, "uses_context", False):
         return None
-    return build_context(anchors, genes, left=left, right=right)
+    return build_context(anchors, genes, left=left, right=right, operator=operator)
 
 
 def flat_context(context: np.ndarray) -> np.ndarray:
@@ -118,7 +120,7 @@ def predict_scores(
     """
     op = operator or build_operator(anchors, genes)
     context_op = context or context_operator(
-        model, anchors=anchors, left=left, right=right, genes=genes
+        model, anchors=anchors, left=left, right=right, genes=genes, operator=op
     )
     distance = pair_distance(anchors, left, right)
     n_samples = values.shape[1]

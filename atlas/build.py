@@ -133,7 +133,9 @@ def score_block(
         right=right,
         distance=pair_distance(anchors, left, right),
         context=context
-        or context_operator(model, anchors=anchors, left=left, right=right, genes=genes),
+        or context_operator(
+            model, anchors=anchors, left=left, right=right, genes=genes, operator=op
+        ),
         values=values,
     )
 
@@ -158,7 +160,9 @@ def _score_shard(
         context = None
         if getattr(model, "uses_context", False):
             context = _operator(
-                "context", op_key, partial(build_context, anchors, genes, left=left, right=right)
+                "context",
+                op_key,
+                partial(build_context, anchors, genes, left=left, right=right, operator=op),
             )
         scores = score_block(
             model, anchors=anchors, left=left, right=right, genes=genes, values=values,

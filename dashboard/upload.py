@@ -212,7 +212,9 @@ def score(
     n = len(targets)
     left, right = codes[:n].astype(np.int64), codes[n:].astype(np.int64)
     op = build_operator(anchors, expression.genes)
-    ctx = context_operator(model, anchors=anchors, left=left, right=right, genes=expression.genes)
+    ctx = context_operator(
+        model, anchors=anchors, left=left, right=right, genes=expression.genes, operator=op
+    )
     n_samples = expression.values.shape[1]
     out = np.empty((n, n_samples), dtype=np.float32)
     for lo in range(0, n_samples, chunk_samples):
