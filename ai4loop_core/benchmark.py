@@ -37,6 +37,7 @@ part), ``summary.csv`` (mean, sd over seeds), ``honesty.json``, ``RESULTS.md`` (
 
 from __future__ import annotations
 
+import functools
 import json
 import shlex
 import sys
@@ -69,13 +70,15 @@ MODELS = {
     "boosted-context": "boosted trees on anchor codes + expression context (genes up to 2 Mb "
     "around and between the anchors, ai4loop_core.context), one cell line",
     "boosted-pooled": "boosted trees on anchor codes, all cell lines pooled",
+    "context-pooled": "boosted-context on the pooled training chromosomes of the cell lines whose "
+    "negatives were drawn the same way (datasets.negative_design), each with its own RNA",
     "logistic-pooled": "logistic regression on the same codes, pooled",
     "distance-only": "boosted trees on the 10 kb-rounded distance only (honesty check)",
     "genes-only": "boosted-context on gene positions only, every gene at 1 TPM (honesty check)",
     "ensemble": "mean probability of boosted-context and ai4loop-recipe (same cell line and seed)",
 }
 PER_CELL = ("boosted", "boosted-context")  # one model per cell line
-DEPLOYABLE = (*PER_CELL, "boosted-pooled", "logistic-pooled")  # candidates for best:<CELL>
+DEPLOYABLE = (*PER_CELL, "boosted-pooled", "logistic-pooled", "context-pooled")  # best:<CELL>
 FEATURE_SETS = {"boosted": "full", "boosted-context": "context"}
 ENSEMBLE_MEMBERS = ("ai4loop-recipe", "boosted-context")
 MAX_TREES = 150
@@ -90,6 +93,7 @@ class _Run:
     rows: list[dict[str, Any]] = field(default_factory=list)
     curves: list[pd.DataFrame] = field(default_factory=list)
     models: dict[tuple[str, str, int, str], Any] = field(default_factory=dict)
+    pools: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (kind, cell) -> fit on
     log: Callable[[str], None] = print
 
 
@@ -279,6 +283,7 @@ def _run_split(
     if chrom and "boosted-pooled" in models:
         model, info = fit_tuned([datasets[c] for c in cells], [parts[c] for c in cells], seed=seed)
         run.models[("boosted-pooled", "*", seed, split)] = model
+        run.pools.update({("boosted-pooled", c): cells for c in cells})
         _record_validation(run, "boosted-pooled", cells, split, seed, info)
         _score(run, model, "boosted-pooled", cells, datasets, parts, cells, split, seed)
         step("boosted-pooled")
@@ -290,11 +295,26 @@ def _run_split(
                 )
                 _score(run, loco, "boosted-pooled", others, datasets, parts, [c], split, seed)
             step("boosted-pooled leave-one-cell-out")
+    if chrom and "context-pooled" in models:
+        for group in design_groups(cells):
+            model, info = fit_tuned(
+                [datasets[c] for c in group],
+                [parts[c] for c in group],
+                seed=seed,
+                feature_set="context",
+            )
+            for c in group:
+                run.models[("context-pooled", c, seed, split)] = model
+                run.pools[("context-pooled", c)] = group
+            _record_validation(run, "context-pooled", group, split, seed, info)
+            _score(run, model, "context-pooled", group, datasets, parts, group, split, seed)
+        step("context-pooled")
     if chrom and "logistic-pooled" in models:
         model, info = fit_tuned(
             [datasets[c] for c in cells], [parts[c] for c in cells], seed=seed, scorer="linear"
         )
         run.models[("logistic-pooled", "*", seed, split)] = model
+        run.pools.update({("logistic-pooled", c): cells for c in cells})
         _record_validation(run, "logistic-pooled", cells, split, seed, info)
         _score(run, model, "logistic-pooled", cells, datasets, parts, cells, split, seed)
         step("logistic-pooled")
@@ -320,6 +340,16 @@ def _run_split(
     if "upstream" in models and (not chrom or seed == first_seed):
         _score_upstream(run, datasets, parts, split, seed)
         step("upstream")
+
+
+def design_groups(cells: Sequence[str]) -> list[list[str]]:
+    """The cell lines of a run grouped by how their negatives were drawn, in run order."""
+    from ai4loop_core.datasets import negative_design
+
+    groups: dict[str, list[str]] = {}
+    for c in cells:
+        groups.setdefault(negative_design(c), []).append(c)
+    return list(groups.values())
 
 
 def _score_ensembles(run, datasets, parts, split, seed) -> None:
@@ -699,22 +729,37 @@ def _cell_mean(results: pd.DataFrame, model: str, split: str, part: str, cells) 
 
 
 def choose_best(summary: pd.DataFrame, cells: Sequence[str]) -> dict[str, Any]:
-    """The deployable model with the highest mean validation AUPRC (chromosome split).
+    """For each cell line, the deployable kind with the highest validation AUPRC (chromosome
+    split, mean over seeds); also each kind's mean over the cell lines.
 
-    Validation chromosomes only: the test chromosomes play no part in the choice.
+    Validation chromosomes only: the test chromosomes play no part in the choice. Per cell line,
+    because the sets differ in how their negatives were drawn (a pooled model can win on one
+    design and lose on another).
     """
     s = summary[
-        (summary.split == "chromosome") & (summary.part == "validation") & ~summary.cross_cell
+        (summary.split == "chromosome")
+        & (summary.part == "validation")
+        & ~summary.cross_cell
+        & summary.test_cell.isin(cells)
+        & summary.model.isin(DEPLOYABLE)
     ]
-    scores = {}
-    for model in DEPLOYABLE:
-        r = s[(s.model == model) & s.test_cell.isin(cells)]
-        if r.test_cell.nunique() == len(cells):
-            scores[model] = float(r.auprc_mean.mean())
-    if not scores:
+    per_cell: dict[str, dict[str, float]] = {c: {} for c in cells}
+    for r in s.itertuples():
+        per_cell[r.test_cell][r.model] = float(r.auprc_mean)
+    means = {
+        m: float(np.mean([per_cell[c][m] for c in cells]))
+        for m in DEPLOYABLE
+        if all(m in per_cell[c] for c in cells)
+    }
+    if not means:
         return {}
-    best = max(scores, key=scores.get)
-    return {"model": best, "validation_mean_auprc": scores, "rule": "highest mean validation AUPRC"}
+    return {
+        "model": max(means, key=means.get),
+        "validation_mean_auprc": means,
+        "per_cell": {c: max(v, key=v.get) for c, v in per_cell.items() if v},
+        "per_cell_validation_auprc": per_cell,
+        "rule": "per cell line, the highest validation AUPRC (mean over seeds)",
+    }
 
 
 def _fmt(mean: float, sd: float, n: int) -> str:
@@ -894,13 +939,23 @@ def render_report(summary, *, results, honesty, choice, meta) -> str:
             + ".",
         ]
     if choice:
-        scores = ", ".join(f"{k} {v:.3f}" for k, v in choice["validation_mean_auprc"].items())
+        kinds = list(choice["validation_mean_auprc"])
         out += [
             "",
-            "## Choice of best model",
+            "## Choice of best model (`best:<CELL>`)",
             "",
-            f"`{choice['model']}`: {choice['rule']} on the validation chromosomes ({scores}).",
+            f"{choice['rule'][:1].upper()}{choice['rule'][1:]} on the validation chromosomes; the "
+            "test chromosomes "
+            "play no part. Validation AUPRC of each deployable kind:",
+            "",
+            "| cell | chosen | " + " | ".join(kinds) + " |",
+            "|---|---|" + "---|" * len(kinds),
         ]
+        for c, scores in choice["per_cell_validation_auprc"].items():
+            cols = [f"{scores[k]:.3f}" if k in scores else "–" for k in kinds]
+            out.append(f"| {c} | `{choice['per_cell'].get(c, '–')}` | " + " | ".join(cols) + " |")
+        means = " · ".join(f"{k} {v:.3f}" for k, v in choice["validation_mean_auprc"].items())
+        out += ["", f"Mean over cell lines: {means}."]
     return "\n".join(out) + "\n"
 
 
@@ -973,25 +1028,40 @@ def _context_card(model: Any, data: Dataset) -> dict[str, Any]:
     if not getattr(model, "uses_context", False):
         return {}
     from ai4loop_core.context import CONTEXT_VERSION
+
+    return {
+        "context": CONTEXT_VERSION,
+        "context_genes": _gene_count(data.expression_source),
+    }
+
+
+@functools.lru_cache(maxsize=8)
+def _gene_count(expression_source: str) -> int:
+    """Genes an expression file places (read once per file: the cards of a run share it)."""
     from ai4loop_core.expression import read_expression
 
-    genes = read_expression(data.expression_source, samples=[data.sample]).genes
-    return {"context": CONTEXT_VERSION, "context_genes": len(genes)}
+    return len(read_expression(expression_source).genes)
 
 
 def save_best_models(run, *, choice, datasets, summary, results, seed) -> list[str]:
-    """Write the chosen kind's seed-``seed`` chromosome-split models to ``models/best/``."""
+    """Write each cell line's chosen seed-``seed`` chromosome-split model to ``models/best/``.
+
+    A per-cell model goes to ``<CELL>.boosted.json``; a pooled one is written once
+    (``<kind>-<cells>.boosted.json``) and each cell line's card names it.
+    """
     from ai4loop_core.boosted import save_boosted, write_card
     from ai4loop_core.model import MODELS_DIR
 
-    kind = choice["model"]
     best_dir = MODELS_DIR / "best"
-    written = []
-    cells = list(datasets)
-    pooled = kind not in PER_CELL
-    for c in cells:
-        model = run.models[(kind, "*" if pooled else c, seed, "chromosome")]
-        trained_on = cells if pooled else [c]
+    written: list[str] = []
+    for c in datasets:
+        kind = choice["per_cell"][c]
+        trained_on = run.pools.get((kind, c), [c])
+        pooled = trained_on != [c]
+        model = (
+            run.models.get((kind, c, seed, "chromosome"))
+            or run.models[(kind, "*", seed, "chromosome")]
+        )
         mine = results[
             (results.model == kind)
             & (results.split == "chromosome")
@@ -1000,6 +1070,7 @@ def save_best_models(run, *, choice, datasets, summary, results, seed) -> list[s
         ]
         at_seed = mine[mine.seed == seed].set_index("part")[["auroc", "auprc", "n"]]
         over = mine.groupby("part")[["auroc", "auprc"]].agg(["mean", "std"])
+        scores = choice["per_cell_validation_auprc"][c]
         card = {
             "name": f"best:{c}",
             "source": f"trained here: {kind} ({MODELS[kind]})",
@@ -1020,8 +1091,8 @@ def save_best_models(run, *, choice, datasets, summary, results, seed) -> list[s
                 }
                 for p in over.index
             },
-            "selection": f"{choice['rule']} on validation chromosomes: "
-            + ", ".join(f"{k} {v:.3f}" for k, v in choice["validation_mean_auprc"].items()),
+            "selection": f"{choice['rule']}, validation chromosomes, {c}: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in sorted(scores.items(), key=lambda kv: -kv[1])),
             "input_scale": "tpm",
             **_context_card(model, datasets[c]),
             "file_format": "JSON trees (ai4loop_core.boosted), no pickle",
@@ -1031,13 +1102,15 @@ def save_best_models(run, *, choice, datasets, summary, results, seed) -> list[s
             save_boosted(model, best_dir / f"{c}.boosted.json", card=card)
             written.append(f"{c}.boosted.json")
             continue
-        if c == cells[0]:
+        shared_name = f"{kind}-{'+'.join(trained_on)}.boosted.json"
+        if shared_name not in written:
             shared = {**card, "name": f"best:{kind}", "cell_line": None, "metrics": {}}
-            save_boosted(model, best_dir / f"{kind}.boosted.json", card=shared)
-            written.append(f"{kind}.boosted.json")
+            save_boosted(model, best_dir / shared_name, card=shared)
+            written.append(shared_name)
+        (best_dir / f"{c}.boosted.json").unlink(missing_ok=True)  # a per-cell model of a past run
         write_card(
             best_dir / f"{c}.card.json",
-            {**card, "kind": "boosted", "model_file": f"{kind}.boosted.json"},
+            {**card, "kind": "boosted", "model_file": shared_name},
         )
         written.append(f"{c}.card.json")
     return written

@@ -48,11 +48,12 @@ class Dataset:
     @property
     def distance(self) -> np.ndarray:
         """Distance in bp between anchor midpoints (-1 across chromosomes)."""
-        p = self.pairs
-        mid1 = (p["start1"].to_numpy(np.int64) + p["end1"].to_numpy(np.int64)) // 2
-        mid2 = (p["start2"].to_numpy(np.int64) + p["end2"].to_numpy(np.int64)) // 2
-        same = (p["chrom1"] == p["chrom2"]).to_numpy()
-        return np.where(same, np.abs(mid2 - mid1), -1)
+        from ai4loop_core.pairs import pair_distance
+
+        cols = ["chrom", "start", "end"]
+        ends = [self.pairs[[f"{c}{i}" for c in cols]].set_axis(cols, axis=1) for i in (1, 2)]
+        n = len(self.pairs)
+        return pair_distance(pd.concat(ends, ignore_index=True), np.arange(n), np.arange(n, 2 * n))
 
     def take(self, index: np.ndarray) -> Dataset:
         """The rows ``index`` as a new dataset."""
@@ -87,6 +88,28 @@ def cell_line_of(dataset: str) -> str:
     Sets of one cell line share their positives and are scored with that cell line's RNA-seq.
     """
     return str(dataset).split("-")[0]
+
+
+def negative_design(dataset: str) -> str:
+    """How a named pair set's negatives were drawn: sets that share it can be pooled for training.
+
+    ``published`` for the upstream sets (AI4Loop's own negatives, off the Hi-C bin grid); for sets
+    made by ``preprocess``, its ``--negative-regions`` (``genes``: gene sites and loop anchors on
+    the bin grid; ``genome``: anywhere, off the grid) with ``+ctcf`` where CTCF-pair negatives
+    were added. A name with no report is its own design. Positives are Hi-C loops in every set;
+    negatives drawn differently teach different shortcuts, so pooling across designs is not done.
+    """
+    import json
+
+    name = str(dataset)
+    if name in UPSTREAM_SETS:
+        return "published"
+    report = LOCAL_SETS / f"{name.removesuffix('-rebuilt')}_report.json"
+    if not report.exists():
+        return f"own:{name}"
+    content = json.loads(report.read_text())
+    design = str(content["parameters"]["negative_regions"])
+    return design + ("+ctcf" if content.get("inputs", {}).get("ctcf") else "")
 
 
 def load_dataset(cell: str, *, data_dir: Path | None = None) -> Dataset:

@@ -128,3 +128,59 @@ def test_cli_runs_a_small_benchmark(tmp_path):
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert "distance-only" in result.output and (out / "results.csv").exists()
+
+
+def test_negative_design_groups_the_sets_that_may_be_pooled():
+    from ai4loop_core.datasets import negative_design
+
+    assert negative_design("K562") == "published"
+    assert negative_design("K562-rebuilt") == "genes+ctcf"  # CTCF-pair negatives added
+    assert negative_design("K562-genes") == "genes"
+    assert negative_design("HMEC-genome") == "genome"
+    assert negative_design("my-set") == "own:my-set"
+    cells = ["HeLaS3", "HMEC", "IMR90", "HUVEC-genome", "NHEK"]
+    assert bm.design_groups(cells) == [["HeLaS3", "IMR90"], ["HMEC", "NHEK"], ["HUVEC-genome"]]
+
+
+def test_context_pooled_is_chosen_per_cell_and_saved_once(small, tmp_path, monkeypatch):
+    import ai4loop_core.model as model_module
+    from ai4loop_core.evaluate import metrics, score_dataset
+
+    monkeypatch.setattr(model_module, "MODELS_DIR", tmp_path / "models")
+    choose = bm.choose_best
+
+    def forced(summary, cells):
+        """The real choice, then one cell line forced onto each kind so both paths are saved."""
+        real = choose(summary, cells)
+        for cell, scores in real["per_cell_validation_auprc"].items():
+            assert set(scores) == {"boosted-context", "context-pooled"}
+            assert real["per_cell"][cell] == max(scores, key=scores.get)
+        return {**real, "per_cell": {"HeLaS3": "context-pooled", "IMR90": "boosted-context"}}
+
+    monkeypatch.setattr(bm, "choose_best", forced)
+    result = bm.run_benchmark(datasets=small, models=["boosted-context", "context-pooled"],
+                              splits=["chromosome"], seeds=1, out=tmp_path / "b",
+                              save_best=True, log=lambda _: None)  # fmt: skip
+    res = result["results"]
+    pooled = res[res.model == "context-pooled"]
+    assert set(pooled.train_cells) == {"HeLaS3+IMR90"} and not pooled.cross_cell.any()
+    assert sorted(zip(pooled.part, pooled.test_cell, strict=True)) == [
+        ("test", "HeLaS3"), ("test", "IMR90"), ("validation", "HeLaS3"), ("validation", "IMR90")
+    ]  # fmt: skip
+    assert sorted(result["choice"]["saved"]) == sorted(
+        ["context-pooled-HeLaS3+IMR90.boosted.json", "HeLaS3.card.json", "IMR90.boosted.json"]
+    )
+    best = tmp_path / "models" / "best"
+    assert not (best / "HeLaS3.boosted.json").exists()
+    for cell, kind, trained_on in (("HeLaS3", "context-pooled", ["HeLaS3", "IMR90"]),
+                                   ("IMR90", "boosted-context", ["IMR90"])):  # fmt: skip
+        model = model_module.load_model(f"best:{cell}")
+        assert model.card["trained_on"] == trained_on and model.uses_context
+        test = small[cell].take(bm.chromosome_parts(small[cell])["test"])
+        row = res[(res.model == kind) & (res.part == "test") & (res.test_cell == cell)
+                  & (res.train_cells == "+".join(trained_on))]  # fmt: skip
+        got = metrics(test.labels, score_dataset(model, test))["auprc"]
+        assert got == pytest.approx(float(row.auprc.iloc[0]), abs=1e-6)
+        assert model.card["metrics"]["test"]["auprc"] == pytest.approx(got, abs=1e-6)
+    report = (tmp_path / "b" / "RESULTS.md").read_text()
+    assert "| HeLaS3 | `context-pooled` |" in report
