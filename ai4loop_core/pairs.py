@@ -56,6 +56,14 @@ class Pairs:
         return anchors, codes[:n].astype(np.int64), codes[n:].astype(np.int64)
 
 
+def pair_distance(anchors: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Distance in bp between the midpoints of each pair's anchors (-1 across chromosomes)."""
+    mid = (anchors["start"].to_numpy(np.int64) + anchors["end"].to_numpy(np.int64)) // 2
+    chrom = anchors["chrom"].to_numpy()
+    dist = np.abs(mid[right] - mid[left])
+    return np.where(chrom[left] == chrom[right], dist, -1)
+
+
 def _open_text(path: Path):
     with open(path, "rb") as handle:
         magic = handle.read(2)

@@ -25,6 +25,7 @@ from ai4loop_core.atomic import atomic_path
 from ai4loop_core.context import ContextOperator, build_context
 from ai4loop_core.errors import BadInputError
 from ai4loop_core.features import FeatureOperator, build_operator
+from ai4loop_core.pairs import pair_distance
 
 PAIR_ROWS = 1 << 17  # pair x sample rows scored at once by context models (see score_pairs)
 
@@ -54,14 +55,6 @@ def encode_features(model: AnchorModel, features: np.ndarray, *, dedupe: bool = 
         _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
         return model.encode(x[first])[inverse.ravel()]
     return model.encode(x)
-
-
-def pair_distance(anchors: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Distance in bp between the midpoints of each pair's anchors (-1 across chromosomes)."""
-    mid = (anchors["start"].to_numpy(np.int64) + anchors["end"].to_numpy(np.int64)) // 2
-    chrom = anchors["chrom"].to_numpy()
-    dist = np.abs(mid[right] - mid[left])
-    return np.where(chrom[left] == chrom[right], dist, -1)
 
 
 def context_operator(

@@ -111,7 +111,8 @@ def score_block(
     memory.
     """
     from ai4loop_core.features import build_operator
-    from ai4loop_core.predict import context_operator, encode_features, pair_distance, score_pairs
+    from ai4loop_core.pairs import pair_distance
+    from ai4loop_core.predict import context_operator, encode_features, score_pairs
 
     op = operator or build_operator(anchors, genes)
     n_s = values.shape[1]

@@ -434,13 +434,14 @@ def _level3(
     path: Path, rel: str | None, annotation: pd.DataFrame, data_dir: Path | None
 ) -> _Profiles:
     gct = lincs.read_lincs(path)
-    level, why = lincs.detect_level(gct)
-    if level != 3:
-        raise BadInputError(
-            f"{path}: this is Level {level} data ({why}); the drug atlas needs a Level 3 plate "
-            "(log2 expression with vehicle wells) to score the model on. Give a Level 3 "
-            "GCT/GCTX as level3= and Level 4/5 z-scores as level5=."
-        )
+    _, why = lincs.require_level(
+        gct,
+        str(path),
+        level3=True,
+        advice="The drug atlas needs a Level 3 plate (log2 expression with vehicle wells) to "
+        "score the model on. Give a Level 3 GCT/GCTX as level3= and Level 4/5 z-scores as "
+        "level5=.",
+    )
     genes, rows = measured_genes(gct, annotation=annotation)
     wells = lincs.sample_table(gct, cohort=f"LINCS L1000 Level 3 ({path.name})")
     vehicle = (wells["tissue_type"] == "vehicle").to_numpy()
@@ -474,9 +475,9 @@ def _add_level5(
 ) -> _Profiles:
     """Append pseudo Level 3 profiles of the Level 4/5 signatures whose cell line has a plate."""
     gct = lincs.read_lincs(path)
-    level, why = lincs.detect_level(gct)
-    if level == 3:
-        raise BadInputError(f"{path}: this is Level 3 data ({why}); level5= takes z-scores.")
+    level, why = lincs.require_level(
+        gct, str(path), level3=False, advice="level5= takes z-scores; give this plate as level3=."
+    )
     mapped = lincs.map_rows(gct, annotation=annotation)
     row_of = {g: i for i, g in enumerate(mapped["gene_id"]) if isinstance(g, str)}
     have = prof.genes["gene_id"].isin(list(row_of)).to_numpy()

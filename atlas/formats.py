@@ -147,12 +147,13 @@ def read_lincs_gct(path: Path, options: ReadOptions) -> Expression:
     from atlas import lincs
 
     gct = lincs.read_lincs(path)
-    level, why = lincs.detect_level(gct)
-    if level != 3:
-        raise BadInputError(
-            f"{path.name}: LINCS Level {level} ({why}). Only Level 3 (log2 intensities) can be "
-            "turned into expression the model takes; z-score signatures cannot."
-        )
+    lincs.require_level(
+        gct,
+        path.name,
+        level3=True,
+        advice="Only Level 3 (log2 intensities) can be turned into expression the model takes; "
+        "z-score signatures cannot.",
+    )
     rows = lincs.map_rows(gct, annotation=options.annotation)
     ok = rows["gene_id"].notna().to_numpy()
     reference = lincs.reference_tpm(rows.loc[ok, "gene_id"].tolist())

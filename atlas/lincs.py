@@ -594,6 +594,18 @@ def detect_level(gct: GCT) -> tuple[int, str]:
     return 4, f"values in [{lo:.3g}, {hi:.3g}] go negative: z-scores (Level 4 or 5)"
 
 
+def require_level(gct: GCT, source: str, *, level3: bool, advice: str) -> tuple[int, str]:
+    """:func:`detect_level`, refusing the wrong kind: ``level3=True`` needs a Level 3 plate,
+    ``False`` z-scores (Level 4/5). Returns the level and the reason it was detected by.
+
+    The error names ``source``, the level found and why, then ``advice`` (what to give instead).
+    """
+    level, why = detect_level(gct)
+    if (level == 3) != level3:
+        raise BadInputError(f"{source}: LINCS Level {level} data ({why}). {advice}")
+    return level, why
+
+
 _DOSE = re.compile(r"^\s*([-+0-9.eE]+)\s*(\S*)\s*$")
 _UNITS = {"um": "uM", "µm": "uM", "μm": "uM", "<b5>m": "uM", "nm": "nM", "mm": "mM", "m": "M"}
 
