@@ -8,7 +8,7 @@ A :class:`BoostedModel` follows the model protocol of :mod:`ai4loop_core.model`:
   (60 + 28 = 88 numbers, :data:`CODES_VERSION`).
 - ``score(left, right, distance=..., context=...)`` builds pair features from the two codes
   (their element-wise min and max and the product of their 28 summaries; with
-  ``feature_set="context"`` also the pair's 247 context numbers of :mod:`ai4loop_core.context`:
+  ``feature_set="context"`` also the pair's 271 context numbers of :mod:`ai4loop_core.context`:
   genes and their expression up to 2 Mb around each anchor and between the two) and runs a scorer:
   gradient-boosted trees (scikit-learn's ``HistGradientBoostingClassifier``) or a logistic
   regression. The features are symmetric, so a
@@ -293,7 +293,7 @@ class BoostedModel:
         context: np.ndarray | None = None,
     ) -> np.ndarray:
         """Pair probabilities ``(n,)`` (``distance`` is used by the distance-only check alone;
-        ``context`` ``(n, 247)`` by context models)."""
+        ``context`` ``(n, 271)`` by context models)."""
         left, right = np.asarray(left, np.float64), np.asarray(right, np.float64)
         x = pair_features(left, right, distance, feature_set=self.feature_set, context=context)
         raw = self.scorer.raw(x)
@@ -337,7 +337,7 @@ def fit_boosted(
 ) -> tuple[BoostedModel, Any]:
     """Fit a :class:`BoostedModel` on anchor features ``left``/``right`` ``(n, 155)``.
 
-    ``context`` ``(n, 247)``: the pairs' context, needed for ``feature_set="context"``.
+    ``context`` ``(n, 271)``: the pairs' context, needed for ``feature_set="context"``.
     Returns the model and the fitted scikit-learn estimator (for staged evaluation).
     ``params`` override the estimator's settings (trees: :func:`tree_params`; linear: ``C``).
     """

@@ -8,14 +8,19 @@ from the same RNA-seq sample and gene coordinates (no Hi-C, no CTCF):
   number of genes overlapping ``[m - w, m + w)``, how many of them are expressed
   (TPM > :data:`EXPRESSED_TPM`), and the mean and the sum of their ``log1p(TPM)``; then the mean
   ``log1p(TPM)`` of the :data:`NEAREST` genes whose midpoints are nearest ``m`` and that of the
-  nearest one (34 numbers, :data:`ANCHOR_NAMES`);
+  nearest one; then, for each half-width of :data:`PROMOTER_WINDOWS` (2.5-25 kb), how many genes
+  start transcription there (strand-aware: ``start`` on ``+``, ``end`` on ``-``) and how many end
+  there, and the sum of each group's ``log1p(TPM)`` (46 numbers, :data:`ANCHOR_NAMES`). Loop
+  anchors sit at active promoters more often than at gene ends; the AI4Loop gene file marks the
+  lower coordinate, which is a gene's end on the minus strand. Genes of unknown strand
+  (:func:`ai4loop_core.genes.gene_strands`) do not count here;
 - per anchor, where genes lie within 30 kb: the boosted model's 88-number code
   (:func:`ai4loop_core.boosted.anchor_codes`) of the AI4Loop bins with every gene at 1 TPM, i.e.
   which 1-7 kb bins hold a gene at all (the TPM bins cannot tell "no gene" from "a silent gene");
 - per pair: the element-wise min and max of its two anchors' numbers (so the order of the anchors
   does not matter), then for the genes lying wholly between the two midpoints (same chromosome)
   their number, how many are expressed and their mean ``log1p(TPM)``, then the min and max of the
-  two gene-presence codes (247 numbers, :data:`PAIR_NAMES`).
+  two gene-presence codes (271 numbers, :data:`PAIR_NAMES`).
 
 Every number is a sparse linear map of ``log1p(TPM)`` or of the expressed-gene indicator, or a
 constant of the annotation, so like :mod:`ai4loop_core.features` one :class:`ContextOperator` built
@@ -35,15 +40,18 @@ import scipy.sparse as sp
 from ai4loop_core.features import FeatureOperator, _ranges, build_operator
 from ai4loop_core.genome import normalize_chrom
 
-CONTEXT_VERSION = "expr-context-v2"  # v2: gene-presence codes
+CONTEXT_VERSION = "expr-context-v3"  # v2: gene-presence codes; v3: promoters and gene ends
 WINDOWS = (10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_000_000)
 EXPRESSED_TPM = 1.0
 NEAREST = 5
 _WINDOW_STATS = ("genes", "expressed", "mean_log1p", "sum_log1p")
-ANCHOR_NAMES = [f"w{w // 1000}kb_{s}" for w in WINDOWS for s in _WINDOW_STATS] + [
-    f"nearest{NEAREST}_mean_log1p",
-    "nearest_log1p",
-]
+PROMOTER_WINDOWS = (2_500, 10_000, 25_000)
+_END_STATS = ("tss_genes", "tes_genes", "tss_sum_log1p", "tes_sum_log1p")
+ANCHOR_NAMES = (
+    [f"w{w // 1000}kb_{s}" for w in WINDOWS for s in _WINDOW_STATS]
+    + [f"nearest{NEAREST}_mean_log1p", "nearest_log1p"]
+    + [f"p{w / 1000:g}kb_{s}" for w in PROMOTER_WINDOWS for s in _END_STATS]
+)
 PRESENCE_SIZE = 88  # ai4loop_core.boosted.CODE_SIZE (checked in build_context)
 PAIR_NAMES = (
     [f"min_{n}" for n in ANCHOR_NAMES]
@@ -62,11 +70,15 @@ class ContextOperator:
     ``windows`` ``(n_anchors * len(WINDOWS), n_genes)``: 1 where a gene overlaps an anchor's
     window; ``nearest`` ``(n_anchors * 2, n_genes)``: weights of the nearest-gene means;
     ``between`` ``(n_pairs, n_genes)``: 1 where a gene lies between a pair's midpoints;
-    ``presence`` ``(n_anchors, 88)``: each anchor's gene-presence code.
+    ``presence`` ``(n_anchors, 88)``: each anchor's gene-presence code; ``starts`` and ``ends``
+    ``(n_anchors * len(PROMOTER_WINDOWS), n_genes)``: 1 where a gene's transcription start (end)
+    lies within a promoter window of an anchor's midpoint.
     """
 
     windows: sp.csr_matrix
     nearest: sp.csr_matrix
+    starts: sp.csr_matrix
+    ends: sp.csr_matrix
     between: sp.csr_matrix
     presence: np.ndarray
     left: np.ndarray
@@ -83,9 +95,9 @@ class ContextOperator:
         return len(self.left)
 
     def anchor_context(self, values: np.ndarray) -> np.ndarray:
-        """Anchor numbers ``(n_anchors, 34, n_samples)`` of TPM ``values`` (genes x samples)."""
+        """Anchor numbers ``(n_anchors, 46, n_samples)`` of TPM ``values`` (genes x samples)."""
         logx, expressed = _inputs(values)
-        n_w, n_a = len(WINDOWS), self.n_anchors
+        n_w, n_a, n_p = len(WINDOWS), self.n_anchors, len(PROMOTER_WINDOWS)
         count = np.asarray(self.windows.sum(axis=1)).reshape(n_a, n_w, 1)
         total = (self.windows @ logx).reshape(n_a, n_w, -1)
         n_expr = (self.windows @ expressed).reshape(n_a, n_w, -1)
@@ -93,12 +105,21 @@ class ContextOperator:
         count = np.broadcast_to(count, total.shape)
         per_window = np.stack([count, n_expr, mean, total], axis=2).reshape(n_a, 4 * n_w, -1)
         near = (self.nearest @ logx).reshape(n_a, 2, -1)
-        return np.concatenate([per_window, near], axis=1)
+        n_start = np.asarray(self.starts.sum(axis=1)).reshape(n_a, n_p, 1)
+        n_end = np.asarray(self.ends.sum(axis=1)).reshape(n_a, n_p, 1)
+        start_sum = (self.starts @ logx).reshape(n_a, n_p, -1)
+        end_sum = (self.ends @ logx).reshape(n_a, n_p, -1)
+        shape = start_sum.shape
+        promoters = np.stack(
+            [np.broadcast_to(n_start, shape), np.broadcast_to(n_end, shape), start_sum, end_sum],
+            axis=2,
+        ).reshape(n_a, 4 * n_p, -1)
+        return np.concatenate([per_window, near, promoters], axis=1)
 
     def apply(
         self, values: np.ndarray, *, rows: slice | np.ndarray | None = None, anchors=None
     ) -> np.ndarray:
-        """Context ``(n_pairs, 247, n_samples)`` (float32) of the pairs ``rows`` (default all).
+        """Context ``(n_pairs, 271, n_samples)`` (float32) of the pairs ``rows`` (default all).
 
         ``anchors`` reuses an :meth:`anchor_context` result for the same ``values``.
         """
@@ -137,23 +158,32 @@ def build_context(
     left: np.ndarray,
     right: np.ndarray,
     operator: FeatureOperator | None = None,
+    strands: np.ndarray | None = None,
 ) -> ContextOperator:
     """The :class:`ContextOperator` of pairs ``(left[i], right[i])`` of ``anchors`` over ``genes``.
 
     ``anchors`` and ``genes`` have ``chrom``, ``start``, ``end``; ``left``/``right`` index
     ``anchors``; the operator applies to matrices whose rows are the rows of ``genes``.
     ``operator``: the AI4Loop bins operator of the same anchors and genes, when the caller has
-    built it already (the presence codes come from it).
+    built it already (the presence codes come from it). ``strands``: each gene's strand (1, -1,
+    0 unknown); default :func:`ai4loop_core.genes.gene_strands` (a ``strand`` column, else the
+    annotation by ``gene_id``).
     """
+    from ai4loop_core.genes import gene_strands
+
     n_genes = len(genes)
+    strand = gene_strands(genes) if strands is None else np.asarray(strands, np.int8)
     g_chrom = genes["chrom"].map(normalize_chrom).to_numpy()
     g_start = genes["start"].to_numpy(np.int64)
     g_end = genes["end"].to_numpy(np.int64)
     a_chrom = anchors["chrom"].map(normalize_chrom).to_numpy()
     mid = (anchors["start"].to_numpy(np.int64) + anchors["end"].to_numpy(np.int64)) // 2
     left, right = np.asarray(left, np.int64), np.asarray(right, np.int64)
-    n_a, n_w = len(anchors), len(WINDOWS)
+    g_tss = np.where(strand < 0, g_end, g_start)
+    g_tes = np.where(strand < 0, g_start, g_end)
+    n_a, n_w, n_p = len(anchors), len(WINDOWS), len(PROMOTER_WINDOWS)
     w_rows, w_cols, n_rows, n_cols, n_vals, b_rows, b_cols = ([] for _ in range(7))
+    s_rows, s_cols, e_rows, e_cols = ([] for _ in range(4))
     widest = WINDOWS[-1]
     genes_of = pd.Series(np.arange(n_genes)).groupby(g_chrom).indices if n_genes else {}
     for chrom, a_idx in pd.Series(np.arange(n_a)).groupby(a_chrom).indices.items():
@@ -178,6 +208,13 @@ def build_context(
                 hit = (starts[cand_g] < cm + w) & (ends[cand_g] > cm - w)
                 w_rows.append(cand_a[hit] * n_w + k)
                 w_cols.append(g_idx[cand_g[hit]])
+            genes_c = g_idx[cand_g]
+            stranded = strand[genes_c] != 0
+            for k, w in enumerate(PROMOTER_WINDOWS):
+                for site, rows_, cols_ in ((g_tss, s_rows, s_cols), (g_tes, e_rows, e_cols)):
+                    hit = stranded & (np.abs(site[genes_c] - cm) <= w)
+                    rows_.append(cand_a[hit] * n_p + k)
+                    cols_.append(genes_c[hit])
             near = _nearest(g_mid[by_mid], m)
             for j, (ranks, weight) in enumerate(((near, 1.0 / near.shape[1]), (near[:, :1], 1.0))):
                 n_rows.append(np.repeat(a * 2 + j, ranks.shape[1]))
@@ -205,6 +242,8 @@ def build_context(
     return ContextOperator(
         windows=csr(w_rows, w_cols, [], (n_a * n_w, n_genes)),
         nearest=csr(n_rows, n_cols, n_vals, (n_a * 2, n_genes)),
+        starts=csr(s_rows, s_cols, [], (n_a * n_p, n_genes)),
+        ends=csr(e_rows, e_cols, [], (n_a * n_p, n_genes)),
         between=csr(b_rows, b_cols, [], (len(left), n_genes)),
         presence=_presence_codes(operator or build_operator(anchors, genes)),
         left=left,

@@ -37,7 +37,7 @@ class Dataset:
     labels: np.ndarray  # int 0/1
     left: np.ndarray  # (n, 155) float32
     right: np.ndarray  # (n, 155) float32
-    context: np.ndarray  # (n, 247) float32: ai4loop_core.context
+    context: np.ndarray  # (n, 271) float32: ai4loop_core.context
     sample: str
     pair_source: str
     expression_source: str
@@ -171,7 +171,7 @@ def featurise_pairs(
     """Every model input of each pair for each sample of ``values`` (genes x samples, TPM).
 
     Returns float32 ``left``, ``right`` ``(n_pairs, 155, n_samples)`` (the AI4Loop bins of the
-    two anchors) and ``context`` ``(n_pairs, 247, n_samples)`` (:mod:`ai4loop_core.context`).
+    two anchors) and ``context`` ``(n_pairs, 271, n_samples)`` (:mod:`ai4loop_core.context`).
     """
     from ai4loop_core.context import build_context
 

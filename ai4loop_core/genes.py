@@ -11,6 +11,12 @@ NCBI and Ensembl (present in both ``ncbi2ensembl`` and ``ensembl2ncbi``) wins, t
 Entrez id (the older, established record: ``ST7`` over ``ST7-OT3``, ``CYP2D6`` over
 ``LOC107987478``). Ensembl ids with no Entrez link get no symbol.
 
+Strand: the majority sign of the ``chromosome_locations`` starts in ``org.Hs.eg.db`` (minus
+strand genes are stored negative) of the Entrez genes linked to the Ensembl id; unknown on a tie
+or without a located Entrez link. allRNAseq.tsv has no strand, and its ``start`` is the lower
+coordinate, so a gene's transcription start is ``start`` on ``+`` and ``end`` on ``-``
+(:func:`gene_strands`).
+
 The table is built once and cached as ``<data dir>/annotation/genes_hg19.parquet``; the cache
 records the sha256 of both inputs and the build rule, and is rebuilt when they change.
 """
@@ -24,6 +30,7 @@ from collections.abc import Sequence
 from contextlib import closing
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -41,14 +48,16 @@ SOURCE = (
     "Debian package r-bioc-org.hs.eg.db 3.16.0-1 (Bioconductor org.Hs.eg.db 3.16.0: "
     "NCBI Entrez Gene 2022-Sep12, Ensembl 2022-Jun28; Artistic-2.0)"
 )
-COLUMNS = ["gene_id", "chrom", "start", "end", "symbol", "entrez"]
-_RULE = "genes-v1: bidirectional link, then smallest Entrez id"
+COLUMNS = ["gene_id", "chrom", "start", "end", "symbol", "entrez", "strand"]
+_RULE = "genes-v2: bidirectional link, then smallest Entrez id; strand: majority sign, all links"
 _META_KEY = b"ai4loop.annotation"
 _ENSEMBL = re.compile(r"^(ENSG\d{11})(\.\d+(_\d+)?)?(_PAR_Y)?$")
 _SYMBOL_ENTREZ = re.compile(r"^(.*)\|(\d+)$")
 
 _ORGDB_QUERY = """
 SELECT e.ensembl_id AS gene_id, CAST(g.gene_id AS INTEGER) AS entrez, i.symbol AS symbol,
+       (SELECT SUM(SIGN(c.start_location)) FROM chromosome_locations c WHERE c._id = e._id)
+         AS strand_votes,
        EXISTS(SELECT 1 FROM ensembl2ncbi a WHERE a._id = e._id AND a.ensembl_id = e.ensembl_id)
        AND EXISTS(SELECT 1 FROM ncbi2ensembl b WHERE b._id = e._id AND b.ensembl_id = e.ensembl_id)
          AS both_ways
@@ -86,7 +95,12 @@ def _read_orgdb(path: Path) -> pd.DataFrame:
     with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
         links = pd.read_sql_query(_ORGDB_QUERY, con)
     links = links.sort_values(["gene_id", "both_ways", "entrez"], ascending=[True, False, True])
-    return links.drop_duplicates("gene_id", keep="first")[["gene_id", "symbol", "entrez"]]
+    votes_by_gene = links.groupby("gene_id")["strand_votes"].sum()  # every linked Entrez gene
+    links = links.drop_duplicates("gene_id", keep="first")
+    votes = links["gene_id"].map(votes_by_gene).fillna(0).to_numpy()
+    links["strand"] = pd.array(np.sign(votes).astype("int8"), dtype="Int8")
+    links.loc[votes == 0, "strand"] = pd.NA
+    return links[["gene_id", "symbol", "entrez", "strand"]]
 
 
 def build_annotation(*, data_dir: Path | None = None) -> pd.DataFrame:
@@ -97,6 +111,7 @@ def build_annotation(*, data_dir: Path | None = None) -> pd.DataFrame:
     table["symbol"] = table["symbol"].astype("str")
     table.loc[table["entrez"].isna(), "symbol"] = pd.NA
     table["entrez"] = table["entrez"].astype("Int64")
+    table["strand"] = table["strand"].astype("Int8")
     return table[COLUMNS]
 
 
@@ -124,7 +139,8 @@ def load_annotation(*, data_dir: Path | None = None) -> pd.DataFrame:
     pandas.DataFrame
         ``gene_id`` (unversioned Ensembl, unique), ``chrom`` (``chr1``..``chrX``), ``start``,
         ``end`` (hg19, int64, as in allRNAseq.tsv), ``symbol`` (missing where the Ensembl id has
-        no Entrez link) and ``entrez`` (nullable Int64), in allRNAseq.tsv order.
+        no Entrez link), ``entrez`` (nullable Int64) and ``strand`` (nullable Int8: 1, -1), in
+        allRNAseq.tsv order.
     """
     root = Path(data_dir) if data_dir is not None else data.data_dir()
     cache = root / CACHE_PATH
@@ -138,6 +154,25 @@ def load_annotation(*, data_dir: Path | None = None) -> pd.DataFrame:
     with atomic_path(cache) as tmp:
         pq.write_table(arrow.replace_schema_metadata(metadata), tmp)
     return table
+
+
+def gene_strands(genes: pd.DataFrame, *, annotation: pd.DataFrame | None = None) -> np.ndarray:
+    """Strand of each row of ``genes`` as int8: 1 (+), -1 (-) or 0 (unknown).
+
+    Read from a ``strand`` column when ``genes`` has one (``+``/``-`` or 1/-1), else looked up by
+    ``gene_id`` (any Ensembl form) in the annotation; rows with neither are unknown.
+    """
+    if "strand" in genes.columns:
+        raw = genes["strand"].astype("object")
+        sign = raw.map({"+": 1, "-": -1, 1: 1, -1: -1, "1": 1, "-1": -1})
+        return sign.fillna(0).to_numpy(np.int8)
+    if "gene_id" not in genes.columns or not len(genes):
+        return np.zeros(len(genes), np.int8)
+    if annotation is None:
+        annotation = load_annotation()
+    by_id = annotation.drop_duplicates("gene_id").set_index("gene_id")["strand"]
+    ids = genes["gene_id"].astype(str).str.replace(_ENSEMBL, r"\1", regex=True)
+    return by_id.reindex(ids).fillna(0).to_numpy(np.int8)
 
 
 def summary(annotation: pd.DataFrame) -> dict[str, int | float]:

@@ -15,6 +15,7 @@ from ai4loop_core.context import (
     N_CONTEXT,
     NEAREST,
     PAIR_NAMES,
+    PROMOTER_WINDOWS,
     WINDOWS,
     build_context,
 )
@@ -23,6 +24,7 @@ from ai4loop_core.datasets import ALL_RNASEQ, UPSTREAM_SETS, load_dataset
 from ai4loop_core.errors import BadInputError
 from ai4loop_core.expression import read_expression
 from ai4loop_core.features import reference_features
+from ai4loop_core.genes import gene_strands
 from ai4loop_core.pairs import read_pairs
 
 
@@ -36,11 +38,13 @@ def rna():
     return read_expression(ensure_file(ALL_RNASEQ))
 
 
-def _loop_context(anchors, genes, tpm, a: int, b: int) -> np.ndarray:
-    """The 247 numbers of one pair, written out gene by gene (presence bins: the features'
+def _loop_context(anchors, genes, tpm, a: int, b: int, strand) -> np.ndarray:
+    """The 271 numbers of one pair, written out gene by gene (presence bins: the features'
     reference loop)."""
     log, expressed = np.log1p(tpm), tpm > 1.0
     g_start, g_end, g_chrom = (genes[k].to_numpy() for k in ("start", "end", "chrom"))
+    tss = np.where(strand == 1, g_start, g_end)
+    tes = np.where(strand == 1, g_end, g_start)
 
     def mid(i):
         return (int(anchors.start[i]) + int(anchors.end[i])) // 2
@@ -60,7 +64,12 @@ def _loop_context(anchors, genes, tpm, a: int, b: int) -> np.ndarray:
         near = idx[np.argsort(np.abs((g_start[idx] + g_end[idx]) // 2 - m), kind="stable")][
             :NEAREST
         ]
-        return np.array(out + [log[near].mean(), log[near[0]]])
+        out += [log[near].mean(), log[near[0]]]
+        for w in PROMOTER_WINDOWS:
+            at_start = on & (strand != 0) & (np.abs(tss - m) <= w)
+            at_end = on & (strand != 0) & (np.abs(tes - m) <= w)
+            out += [at_start.sum(), at_end.sum(), log[at_start].sum(), log[at_end].sum()]
+        return np.array(out)
 
     lo, hi = sorted((mid(a), mid(b)))
     inside = (g_chrom == anchors.chrom[a]) & (anchors.chrom[a] == anchors.chrom[b])
@@ -79,13 +88,15 @@ def test_operator_equals_the_per_pair_loop_on_the_k562_set(k562_pairs, rna):
     anchors, left, right = k562_pairs.unique_anchors()
     op = build_context(anchors, rna.genes, left=left, right=right)
     got = op.apply(rna.values)
-    assert got.shape == (len(left), N_CONTEXT, len(rna.samples)) == (7172, 247, 7)
-    assert len(PAIR_NAMES) == 2 * len(ANCHOR_NAMES) + 3 + 2 * 88 == 247
+    assert got.shape == (len(left), N_CONTEXT, len(rna.samples)) == (7172, 271, 7)
+    assert len(PAIR_NAMES) == 2 * len(ANCHOR_NAMES) + 3 + 2 * 88 == 271
+    strand = gene_strands(rna.genes)  # from the annotation, by gene_id
+    assert set(np.unique(strand)) == {-1, 0, 1} and (strand != 0).mean() > 0.4
     rows = np.random.default_rng(0).choice(len(left), 25, replace=False)
     for s in (list(rna.samples).index("K562"), list(rna.samples).index("IMR90")):
         tpm = np.maximum(rna.values[:, s], 0)
         for p in rows:
-            want = _loop_context(anchors, rna.genes, tpm, left[p], right[p])
+            want = _loop_context(anchors, rna.genes, tpm, left[p], right[p], strand)
             np.testing.assert_allclose(got[p, :, s], want, rtol=1e-5, atol=1e-4)
     swapped = build_context(anchors, rna.genes, left=right, right=left).apply(rna.values)
     np.testing.assert_array_equal(swapped, got)  # anchor order does not matter
@@ -151,7 +162,7 @@ def test_a_context_model_scores_alike_in_evaluate_predict_and_the_atlas(
     )
     np.testing.assert_allclose(block[:, list(rna.samples).index("HeLaS3")], want, atol=1e-6)
     content = json.loads(path.read_text())
-    assert content["pair_features"] == "context" and content["context"] == "expr-context-v2"
+    assert content["pair_features"] == "context" and content["context"] == "expr-context-v3"
 
 
 def test_context_models_refuse_missing_context_and_old_context_files(hela, context_model, tmp_path):
@@ -191,3 +202,28 @@ def test_predict_warns_when_a_context_model_gets_a_fraction_of_the_genes(
         progress=False, report=said.append,
     )  # fmt: skip
     assert not any("annotated genes" in s for s in said)
+
+
+def test_promoter_numbers_follow_the_strand():
+    """A gene whose lower coordinate is at the anchor starts there on + and ends there on -."""
+    anchors = pd.DataFrame({"chrom": ["chr1", "chr1"], "start": [100_000, 400_000],
+                            "end": [105_000, 405_000]})  # fmt: skip
+    genes = pd.DataFrame({"chrom": ["chr1"] * 3, "start": [102_000, 390_000, 101_000],
+                          "end": [150_000, 402_000, 103_000],
+                          "strand": ["-", "+", "."]})  # fmt: skip
+    op = build_context(anchors, genes, left=np.array([0]), right=np.array([1]))
+    a = op.anchor_context(np.array([np.e - 1, np.e**2 - 1, 5.0]))[:, :, 0]  # log1p = 1, 2
+    name = ANCHOR_NAMES.index
+    # anchor 0 (midpoint 102.5 kb): gene 0 is on -, so its start 102 kb is where it ends
+    assert a[0, name("p2.5kb_tss_genes")] == 0 and a[0, name("p2.5kb_tes_genes")] == 1
+    assert a[0, name("p2.5kb_tes_sum_log1p")] == pytest.approx(1.0)
+    # anchor 1 (midpoint 402.5 kb): gene 1 is on +, it starts at 390 kb and ends at 402 kb
+    assert a[1, name("p2.5kb_tes_genes")] == 1 and a[1, name("p10kb_tss_genes")] == 0
+    assert a[1, name("p25kb_tss_genes")] == 1
+    assert a[1, name("p25kb_tss_sum_log1p")] == pytest.approx(2.0)
+    # gene 2 (strand ".", unknown) lies on anchor 0 but counts for neither
+    assert a[:, [name(f"p25kb_{s}") for s in ("tss_genes", "tes_genes")]].sum() == 3
+    forced = build_context(anchors, genes, left=np.array([0]), right=np.array([1]),
+                           strands=np.array([1, 1, 1]))  # fmt: skip
+    b = forced.anchor_context(np.ones(3))[:, :, 0]
+    assert b[0, name("p2.5kb_tss_genes")] == 2 and b[0, name("p2.5kb_tes_genes")] == 1

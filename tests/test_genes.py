@@ -28,12 +28,13 @@ def _expected(rows: list[tuple]) -> pd.DataFrame:
             "end": "int64",
             "symbol": "str",
             "entrez": "Int64",
+            "strand": "Int8",
         }
     )
 
 
-TP53 = ("ENSG00000141510", "chr17", 7565097, 7590856, "TP53", 7157)
-GAPDH = ("ENSG00000111640", "chr12", 6643093, 6647537, "GAPDH", 2597)
+TP53 = ("ENSG00000141510", "chr17", 7565097, 7590856, "TP53", 7157, -1)
+GAPDH = ("ENSG00000111640", "chr12", 6643093, 6647537, "GAPDH", 2597, 1)
 
 
 def test_annotation_holds_every_allrnaseq_gene(reg, annotation):
@@ -58,8 +59,12 @@ def test_annotation_holds_every_allrnaseq_gene(reg, annotation):
         "int64",
         "str",
         "Int64",
+        "Int8",
     ]
     assert annotation["gene_id"].is_unique
+    # strand: known for the located Entrez genes only, both strands about equally common
+    assert annotation["strand"].value_counts().to_dict() == {1: 12_313, -1: 11_750}
+    assert annotation.loc[annotation["entrez"].isna(), "strand"].isna().all()
     assert set(annotation["chrom"]) == {f"chr{c}" for c in [*range(1, 23), "X"]}
     assert (annotation["symbol"].isna() == annotation["entrez"].isna()).all()
 
@@ -183,3 +188,11 @@ def test_orgdb_comes_from_the_debian_package(tmp_path, monkeypatch):
     assert path.stat().st_size == deb["size"]
     leftovers = [p.name for p in (tmp_path / "org.Hs.eg.db").iterdir()]
     assert leftovers == ["usr"]  # the .deb and the unpacked tree are gone
+
+
+def test_gene_strands_from_a_column_or_the_annotation(annotation):
+    col = pd.DataFrame({"strand": ["+", "-", ".", 1, -1, None]})
+    assert genes.gene_strands(col).tolist() == [1, -1, 0, 1, -1, 0]
+    ids = pd.DataFrame({"gene_id": ["ENSG00000141510.16", "ENSG00000111640", "nope"]})
+    assert genes.gene_strands(ids, annotation=annotation).tolist() == [-1, 1, 0]  # TP53, GAPDH
+    assert genes.gene_strands(pd.DataFrame({"chrom": ["chr1"]})).tolist() == [0]
