@@ -9,7 +9,7 @@ are loop anchors. This script measures, on the test chromosomes (chr4, 7, 8, 11)
   the cell line's own Hi-C loop list (not a model: it reads Hi-C; what knowing the anchors alone
   gives, not a bound on a pair model, which also sees what lies around and between them);
 - ``anchor model``: how well RNA + gene coordinates tell loop anchors apart. Boosted trees on each
-  5 kb gene-site bin's inputs (the AI4Loop bins code, the 34 context numbers and the gene-presence
+  5 kb gene-site bin's inputs (the AI4Loop bins code, the 46 context numbers and the gene-presence
   code of :mod:`ai4loop_core.context`), trained on the bins of the other chromosomes, AUROC and
   average precision on the test chromosomes' bins;
 - ``anchor rule``: test AUPRC of the product of the two anchors' predicted anchor probabilities.
@@ -72,7 +72,7 @@ def gene_site_bins() -> pd.DataFrame:
 
 
 def anchor_inputs(anchors: pd.DataFrame, genes: pd.DataFrame, values: np.ndarray) -> np.ndarray:
-    """Per anchor: bins code (88), context numbers (34), gene-presence code (88)."""
+    """Per anchor: bins code (88), context numbers (46), gene-presence code (88)."""
     idx = np.arange(len(anchors))
     op = build_operator(anchors, genes)
     ctx = build_context(anchors, genes, left=idx, right=idx, operator=op)
