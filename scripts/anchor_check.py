@@ -36,7 +36,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from ai4loop_core.atomic import atomic_path
 from ai4loop_core.boosted import anchor_codes, tree_params
 from ai4loop_core.context import build_context
-from ai4loop_core.data import ensure_file, registry
+from ai4loop_core.data import ensure_file
 from ai4loop_core.datasets import (
     ALL_RNASEQ,
     LOCAL_SETS,
@@ -47,19 +47,11 @@ from ai4loop_core.datasets import (
 from ai4loop_core.expression import read_expression
 from ai4loop_core.features import build_operator
 from ai4loop_core.pairs import read_pairs
-from preprocess._io import read_loops
+from preprocess import BENCHMARK_SETS, read_loops
 
 GENE_STARTS = "ai4loop-upstream/data/genecode.v36Gene.map2.bed"
 BIN = 5_000
 SETS = ("K562-genes", "GM12878-genes", "HeLaS3-genes", "IMR90-rebuilt", "HMEC", "HUVEC", "NHEK")
-
-
-def registry_path(file_name: str) -> str:
-    """The registry path of an input named in a preprocess report."""
-    matches = [p for p in registry()["path"] if p.endswith("/" + file_name)]
-    if len(matches) != 1:
-        raise SystemExit(f"{file_name}: {len(matches)} registry entries; expected one.")
-    return matches[0]
 
 
 def gene_site_bins() -> pd.DataFrame:
@@ -105,9 +97,8 @@ def is_loop_anchor(anchors: pd.DataFrame, loops: pd.DataFrame) -> np.ndarray:
 
 def measure(name: str, bins: pd.DataFrame, expr) -> dict:
     """The three numbers of the module docstring for one pair set."""
-    report = json.loads((LOCAL_SETS / f"{name.removesuffix('-rebuilt')}_report.json").read_text())
-    loops = read_loops(ensure_file(registry_path(report["inputs"]["loops"]["files"][0])))
     cell = cell_line_of(name)
+    loops = read_loops(ensure_file(BENCHMARK_SETS[cell][0]))  # the loops the set was built from
     values = expr.values[:, [list(expr.samples).index(cell)]]
     x_bins, y_bins = anchor_inputs(bins, expr.genes, values), is_loop_anchor(bins, loops)
     test_bins = bins.chrom.isin(TEST_CHROMOSOMES).to_numpy()
