@@ -48,6 +48,7 @@ from ai4loop_core.expression import read_expression
 from ai4loop_core.features import build_operator
 from ai4loop_core.pairs import read_pairs
 from preprocess import BENCHMARK_SETS, read_loops
+from preprocess._loops import bedtools_session, intersect_ids
 
 GENE_STARTS = "ai4loop-upstream/data/genecode.v36Gene.map2.bed"
 BIN = 5_000
@@ -73,25 +74,19 @@ def anchor_inputs(anchors: pd.DataFrame, genes: pd.DataFrame, values: np.ndarray
 
 
 def is_loop_anchor(anchors: pd.DataFrame, loops: pd.DataFrame) -> np.ndarray:
-    """Whether each anchor overlaps either end of any loop."""
+    """Whether each anchor overlaps either end of any loop (bedtools, as ``preprocess`` does)."""
+    cols = ["chrom", "start", "end"]
     ends = pd.concat(
-        [
-            loops[[f"chrom{i}", f"start{i}", f"end{i}"]].set_axis(["chrom", "start", "end"], axis=1)
-            for i in (1, 2)
-        ]
+        [loops[[f"{c}{i}" for c in cols]].set_axis(cols, axis=1) for i in (1, 2)],
+        ignore_index=True,
     )
+    with bedtools_session():
+        hits = intersect_ids(
+            anchors[cols].assign(id=np.arange(len(anchors))),
+            ends.assign(id=np.arange(len(ends))),
+        )
     hit = np.zeros(len(anchors), bool)
-    for chrom, g in anchors.groupby("chrom"):
-        e = ends[ends.chrom == chrom].sort_values("start")
-        if e.empty:
-            continue
-        s, en = e.start.to_numpy(), e.end.to_numpy()
-        lo = np.searchsorted(s, g.start.to_numpy() - int((en - s).max()))
-        hi = np.searchsorted(s, g.end.to_numpy())
-        starts = g.start.to_numpy()
-        hit[g.index.to_numpy()] = [
-            bool((en[a:b] > x).any()) for a, b, x in zip(lo, hi, starts, strict=True)
-        ]
+    hit[hits["a"].to_numpy()] = True
     return hit
 
 
