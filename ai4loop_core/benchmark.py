@@ -945,8 +945,7 @@ def render_report(summary, *, results, honesty, choice, meta) -> str:
             "## Choice of best model (`best:<CELL>`)",
             "",
             f"{choice['rule'][:1].upper()}{choice['rule'][1:]} on the validation chromosomes; the "
-            "test chromosomes "
-            "play no part. Validation AUPRC of each deployable kind:",
+            "test chromosomes play no part. Validation AUPRC of each deployable kind:",
             "",
             "| cell | chosen | " + " | ".join(kinds) + " |",
             "|---|---|" + "---|" * len(kinds),
