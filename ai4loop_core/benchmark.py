@@ -76,9 +76,23 @@ MODELS = {
     "distance-only": "boosted trees on the 10 kb-rounded distance only (honesty check)",
     "genes-only": "boosted-context on gene positions only, every gene at 1 TPM (honesty check)",
     "ensemble": "mean probability of boosted-context and ai4loop-recipe (same cell line and seed)",
+    "context-ensemble": "mean probability of boosted-context and a context network (5 bagged "
+    "perceptrons on the same context numbers, ai4loop_core.context_net), one cell line",
+    "context-pooled-ensemble": "mean probability of context-pooled and a context network fitted "
+    "on the same pool",
 }
 PER_CELL = ("boosted", "boosted-context")  # one model per cell line
-DEPLOYABLE = (*PER_CELL, "boosted-pooled", "logistic-pooled", "context-pooled")  # best:<CELL>
+CONTEXT_ENSEMBLES = {  # ensemble kind -> the kind of its trees
+    "context-ensemble": "boosted-context",
+    "context-pooled-ensemble": "context-pooled",
+}
+DEPLOYABLE = (  # best:<CELL> candidates
+    *PER_CELL,
+    "boosted-pooled",
+    "logistic-pooled",
+    "context-pooled",
+    *CONTEXT_ENSEMBLES,
+)
 FEATURE_SETS = {"boosted": "full", "boosted-context": "context"}
 ENSEMBLE_MEMBERS = ("ai4loop-recipe", "boosted-context")
 MAX_TREES = 150
@@ -309,6 +323,9 @@ def _run_split(
             _record_validation(run, "context-pooled", group, split, seed, info)
             _score(run, model, "context-pooled", group, datasets, parts, group, split, seed)
         step("context-pooled")
+    if chrom and set(CONTEXT_ENSEMBLES) & set(models):
+        _context_ensembles(run, datasets, parts, split, seed, models)
+        step("context ensembles")
     if chrom and "logistic-pooled" in models:
         model, info = fit_tuned(
             [datasets[c] for c in cells], [parts[c] for c in cells], seed=seed, scorer="linear"
@@ -340,6 +357,45 @@ def _run_split(
     if "upstream" in models and (not chrom or seed == first_seed):
         _score_upstream(run, datasets, parts, split, seed)
         step("upstream")
+
+
+def _context_ensembles(run, datasets, parts, split, seed, models) -> None:
+    """Context trees + a context network on the same training rows, probabilities averaged.
+
+    ``context-ensemble`` per cell line (with ``boosted-context``), ``context-pooled-ensemble`` per
+    group of :func:`design_groups` (with ``context-pooled``). The trees of this seed are reused
+    when their kind ran too; the network's settings are fixed (:mod:`ai4loop_core.context_net`).
+    """
+    from ai4loop_core.context_net import ContextNetModel, context_net_card, fit_context_net
+    from ai4loop_core.ensemble import EnsembleModel
+    from ai4loop_core.evaluate import metrics, score_dataset
+
+    cells = list(datasets)
+    fits = [("context-ensemble", [c]) for c in cells] if "context-ensemble" in models else []
+    if "context-pooled-ensemble" in models:
+        fits += [("context-pooled-ensemble", group) for group in design_groups(cells)]
+    for kind, group in fits:
+        data, rows = [datasets[c] for c in group], [parts[c] for c in group]
+        trees = run.models.get((CONTEXT_ENSEMBLES[kind], group[0], seed, split))
+        if trees is None:
+            trees, _ = fit_tuned(data, rows, seed=seed, feature_set="context")
+        net = fit_context_net(
+            np.concatenate([d.context[p["train"]] for d, p in zip(data, rows, strict=True)]),
+            np.concatenate([d.labels[p["train"]] for d, p in zip(data, rows, strict=True)]),
+            seed=seed,
+        )
+        model = EnsembleModel([trees, ContextNetModel(net, card=context_net_card())], name=kind)
+        validation = {}
+        for d, p in zip(data, rows, strict=True):
+            val = d.take(p["validation"])
+            validation[d.name] = metrics(val.labels, score_dataset(model, val))
+        for c in group:
+            run.models[(kind, c, seed, split)] = model
+            run.pools[(kind, c)] = group
+        info = {"setting": "trees chosen on validation + fixed network", "validation": validation}
+        _record_validation(run, kind, group, split, seed, info)
+        targets = cells if len(group) == 1 else group
+        _score(run, model, kind, group, datasets, parts, targets, split, seed)
 
 
 def design_groups(cells: Sequence[str]) -> list[list[str]]:
@@ -1042,11 +1098,35 @@ def _gene_count(expression_source: str) -> int:
     return len(read_expression(expression_source).genes)
 
 
+def _save_ensemble(model: Any, *, base: str, card: dict[str, Any], written: list[str]) -> list[str]:
+    """Write a context ensemble's trees and network once (``<base>.boosted.json``,
+    ``<base>.net.keras``, each with its card); returns the two file names.
+
+    Files already in ``written`` (a pooled ensemble chosen by another cell line) are not
+    rewritten; the names are returned either way, trees first.
+    """
+    from ai4loop_core.boosted import save_boosted
+    from ai4loop_core.context_net import context_net_card
+    from ai4loop_core.model import MODELS_DIR, save_model
+
+    trees, net = model.members
+    tree_file, net_file = f"{base}.boosted.json", f"{base}.net.keras"
+    if tree_file in written:
+        return [tree_file, net_file]
+    shared = {**card, "name": base, "cell_line": None, "metrics": {}, "metrics_over_seeds": {}}
+    save_boosted(trees, MODELS_DIR / "best" / tree_file, card=shared)
+    net_card = {**shared, **context_net_card(), "file_format": "Keras 3 (.keras), any backend"}
+    save_model(net.network, MODELS_DIR / "best" / net_file, card=net_card)
+    return [tree_file, net_file]
+
+
 def save_best_models(run, *, choice, datasets, summary, results, seed) -> list[str]:
     """Write each cell line's chosen seed-``seed`` chromosome-split model to ``models/best/``.
 
     A per-cell model goes to ``<CELL>.boosted.json``; a pooled one is written once
-    (``<kind>-<cells>.boosted.json``) and each cell line's card names it.
+    (``<kind>-<cells>.boosted.json``) and each cell line's card names it. A context ensemble's
+    two members are written as ``<kind>-<cells>.boosted.json`` and ``.net.keras``, and the cell
+    line's card is an ensemble card naming both (:mod:`ai4loop_core.ensemble`).
     """
     from ai4loop_core.boosted import save_boosted, write_card
     from ai4loop_core.model import MODELS_DIR
@@ -1097,6 +1177,16 @@ def save_best_models(run, *, choice, datasets, summary, results, seed) -> list[s
             "file_format": "JSON trees (ai4loop_core.boosted), no pickle",
             "command": _command(),
         }
+        if kind in CONTEXT_ENSEMBLES:
+            written += _save_ensemble(
+                model, base=f"{kind}-{'+'.join(trained_on)}", card=card, written=written
+            )
+            (best_dir / f"{c}.boosted.json").unlink(missing_ok=True)  # a past run's trees
+            ensemble_card = {**card, "kind": "ensemble", "members": written[-2:]}
+            ensemble_card["file_format"] = "ensemble card naming its two member files"
+            write_card(best_dir / f"{c}.card.json", ensemble_card)
+            written.append(f"{c}.card.json")
+            continue
         if not pooled:
             save_boosted(model, best_dir / f"{c}.boosted.json", card=card)
             written.append(f"{c}.boosted.json")

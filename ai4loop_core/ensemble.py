@@ -8,8 +8,9 @@ recipe and the boosted-context trees; with the boosted trees on the bins alone t
 pairs better than either member, with the context trees it does not.
 
 A saved ensemble is a JSON card ``{"kind": "ensemble", "members": [model names]}`` that
-:func:`ai4loop_core.model.load_model` loads by path; members are loaded by name with it too, so
-the card holds no weights itself.
+:func:`ai4loop_core.model.load_model` loads by path; members are loaded by name with it too (a
+bare file name found next to the card is that file, as for ``best:<CELL>`` ensembles), so the
+card holds no weights itself.
 """
 
 from __future__ import annotations
@@ -89,5 +90,13 @@ def ensemble_from_card(
             f'{source}: an ensemble card needs "kind": "ensemble" and "members": a list of at '
             "least two model names."
         )
-    members = [load_model(str(m)) for m in members]
+    beside = Path(source).parent
+    members = [load_model(_beside(str(m), beside)) for m in members]
     return EnsembleModel(members, name=name or Path(source).name, card=card)
+
+
+def _beside(member: str, folder: Path) -> str:
+    """A bare file name that exists next to the card is that file; other names stay as given."""
+    if "/" in member or ":" in member or not (folder / member).exists():
+        return member
+    return str(folder / member)

@@ -12,8 +12,9 @@ encodes each distinct anchor once per sample and scores pairs with the cheap hea
 Model names: ``upstream:<CELL>`` is the published ``.h5`` (CELL in K562, GM12878, HeLaS3, IMR90);
 ``<CELL>`` is the model we trained with the AI4Loop recipe (``models/<CELL>.keras``);
 ``best:<CELL>`` is the chosen model of the accuracy work when it exists; anything else is a
-path to a ``.keras`` or ``.h5`` file, or to a JSON card (boosted trees, or an ensemble of named
-models: :mod:`ai4loop_core.ensemble`).
+path to a ``.keras`` or ``.h5`` file (a card with ``"kind": "context-net"`` marks a network on
+the pair context, :mod:`ai4loop_core.context_net`), or to a JSON card (boosted trees, or an
+ensemble of named models: :mod:`ai4loop_core.ensemble`).
 """
 
 from __future__ import annotations
@@ -190,6 +191,10 @@ def load_model(name: str, *, data_dir: Path | None = None) -> AnchorModel:
     else:
         net = _keras().saving.load_model(path, compile=False)
         card = read_card(path)
+        if card.get("kind") == "context-net":
+            from ai4loop_core.context_net import ContextNetModel  # context in, no anchor code
+
+            return ContextNetModel(net, name=name, card=card)
     return AnchorModel(net, name=name, card=card)
 
 

@@ -184,3 +184,62 @@ def test_context_pooled_is_chosen_per_cell_and_saved_once(small, tmp_path, monke
         assert model.card["metrics"]["test"]["auprc"] == pytest.approx(got, abs=1e-6)
     report = (tmp_path / "b" / "RESULTS.md").read_text()
     assert "| HeLaS3 | `context-pooled` |" in report
+
+
+def test_context_ensembles_are_chosen_per_cell_saved_and_reloaded(small, tmp_path, monkeypatch):
+    import ai4loop_core.context_net as cn
+    import ai4loop_core.model as model_module
+    from ai4loop_core.boosted import BoostedModel
+    from ai4loop_core.ensemble import EnsembleModel
+    from ai4loop_core.evaluate import metrics, score_dataset
+
+    monkeypatch.setattr(model_module, "MODELS_DIR", tmp_path / "models")
+    monkeypatch.setattr(cn, "EPOCHS", 3)
+    choose = bm.choose_best
+    kinds = ["boosted-context", "context-pooled", "context-ensemble", "context-pooled-ensemble"]
+
+    def forced(summary, cells):
+        """The real choice, then each cell line forced onto one ensemble kind."""
+        real = choose(summary, cells)
+        for cell, scores in real["per_cell_validation_auprc"].items():
+            assert set(scores) == set(kinds)
+            assert real["per_cell"][cell] == max(scores, key=scores.get)
+        return {**real, "per_cell": {"HeLaS3": "context-pooled-ensemble",
+                                     "IMR90": "context-ensemble"}}  # fmt: skip
+
+    monkeypatch.setattr(bm, "choose_best", forced)
+    result = bm.run_benchmark(datasets=small, models=kinds, splits=["chromosome"], seeds=1,
+                              out=tmp_path / "b", save_best=True, log=lambda _: None)  # fmt: skip
+    res = result["results"]
+    assert sorted(result["choice"]["saved"]) == sorted([
+        "context-pooled-ensemble-HeLaS3+IMR90.boosted.json",
+        "context-pooled-ensemble-HeLaS3+IMR90.net.keras", "HeLaS3.card.json",
+        "context-ensemble-IMR90.boosted.json", "context-ensemble-IMR90.net.keras",
+        "IMR90.card.json",
+    ])  # fmt: skip
+    for cell, kind, trained_on in (("HeLaS3", "context-pooled-ensemble", ["HeLaS3", "IMR90"]),
+                                   ("IMR90", "context-ensemble", ["IMR90"])):  # fmt: skip
+        model = model_module.load_model(f"best:{cell}")
+        assert isinstance(model, EnsembleModel) and model.card["trained_on"] == trained_on
+        trees, net = model.members
+        assert isinstance(trees, BoostedModel) and isinstance(net, cn.ContextNetModel)
+        test = small[cell].take(bm.chromosome_parts(small[cell])["test"])
+        prob = score_dataset(model, test)
+        mean = (score_dataset(trees, test) + score_dataset(net, test)) / 2
+        np.testing.assert_allclose(prob, mean, atol=1e-6)
+        row = res[(res.model == kind) & (res.part == "test") & (res.test_cell == cell)
+                  & (res.train_cells == "+".join(trained_on))]  # fmt: skip
+        got = metrics(test.labels, prob)["auprc"]
+        assert got == pytest.approx(float(row.auprc.iloc[0]), abs=1e-6)
+        assert model.card["metrics"]["test"]["auprc"] == pytest.approx(got, abs=1e-6)
+        trees_alone = res[
+            (res.model == bm.CONTEXT_ENSEMBLES[kind])
+            & (res.part == "test")
+            & (res.test_cell == cell)
+            & (res.train_cells == "+".join(trained_on))
+        ]
+        assert metrics(test.labels, score_dataset(trees, test))["auprc"] == pytest.approx(
+            float(trees_alone.auprc.iloc[0]), abs=1e-6)  # fmt: skip
+    cross = res[(res.model == "context-ensemble") & res.cross_cell]
+    assert sorted(zip(cross.train_cells, cross.test_cell, strict=True)) == [
+        ("HeLaS3", "IMR90"), ("IMR90", "HeLaS3")]  # fmt: skip
