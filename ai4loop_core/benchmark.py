@@ -909,7 +909,14 @@ def render_report(summary, *, results, honesty, choice, meta) -> str:
             "test chromosomes), AUPRC mean over seeds",
             "",
         ]
-        for model in ("boosted-context", "boosted", "ai4loop-recipe", "ensemble", "upstream"):
+        for model in (
+            "context-ensemble",
+            "boosted-context",
+            "boosted",
+            "ai4loop-recipe",
+            "ensemble",
+            "upstream",
+        ):
             if model in models:
                 lines, mean, mean4 = _cross_table(summary, model, cells)
                 title = f"### {model}: off-diagonal mean AUPRC {mean:.3f}"
@@ -1178,11 +1185,12 @@ def save_best_models(run, *, choice, datasets, summary, results, seed) -> list[s
             "command": _command(),
         }
         if kind in CONTEXT_ENSEMBLES:
-            written += _save_ensemble(
+            members = _save_ensemble(
                 model, base=f"{kind}-{'+'.join(trained_on)}", card=card, written=written
             )
+            written += [f for f in members if f not in written]
             (best_dir / f"{c}.boosted.json").unlink(missing_ok=True)  # a past run's trees
-            ensemble_card = {**card, "kind": "ensemble", "members": written[-2:]}
+            ensemble_card = {**card, "kind": "ensemble", "members": members}
             ensemble_card["file_format"] = "ensemble card naming its two member files"
             write_card(best_dir / f"{c}.card.json", ensemble_card)
             written.append(f"{c}.card.json")

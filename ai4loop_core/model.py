@@ -231,9 +231,15 @@ def save_model(network: keras.Model, path: Path, *, card: dict[str, Any]) -> Non
 
 
 def available_models(*, models_dir: Path = MODELS_DIR) -> list[str]:
-    """Every model name :func:`load_model` accepts without a path (no Keras import)."""
+    """The model names to offer (no Keras import): upstream, trained here, and ``best:<CELL>``.
+
+    Files that a ``best:<CELL>`` card names (a pooled model's trees, an ensemble's members) load
+    by name too but are not listed: their cards have no cell line.
+    """
     models_dir = Path(models_dir)
     names = [f"upstream:{c}" for c in UPSTREAM_CELLS]
     names += sorted(p.stem for p in models_dir.glob("*.keras"))
-    names += sorted(f"best:{p.name[:-10]}" for p in (models_dir / "best").glob("*.card.json"))
+    for card in sorted((models_dir / "best").glob("*.card.json")):
+        if json.loads(card.read_text()).get("cell_line"):  # not the member files it names
+            names.append(f"best:{card.name[:-10]}")
     return names

@@ -144,6 +144,9 @@ def test_model_names_are_the_committed_models_and_load_no_keras(tmp_path):
     names = available_models(models_dir=MODELS_DIR)
     assert names[:4] == ["upstream:K562", "upstream:GM12878", "upstream:HeLaS3", "upstream:IMR90"]
     assert {"K562", "K562-genome", "NHEK", "best:K562", "best:NHEK"} <= set(names)
+    best = sorted(n for n in names if n.startswith("best:"))
+    assert best == [f"best:{c}" for c in sorted(("K562", "GM12878", "HeLaS3", "IMR90", "HMEC",
+                                                 "HUVEC", "NHEK"))]  # fmt: skip
     assert available_models(models_dir=tmp_path) == names[:4]
     assert upload.model_label("upstream:K562").endswith("(published model)")
     code = (
