@@ -24,7 +24,9 @@ models (flagged: they were trained on a random split that holds our test rows), 
 models of :mod:`ai4loop_core.boosted` (on the 60 kb bins alone, or with each pair's expression
 context of :mod:`ai4loop_core.context`: ``boosted-context``), the ``ensemble`` of the recipe and
 boosted-context (mean probability, :mod:`ai4loop_core.ensemble`; test rows only, never chosen as
-``best:<CELL>`` because the recipe has trained on the validation chromosomes) and two honesty
+``best:<CELL>`` because the recipe has trained on the validation chromosomes), the context
+ensembles (boosted-context or context-pooled averaged with a network on the same context numbers,
+:mod:`ai4loop_core.context_net`, fitted on the same training rows) and two honesty
 baselines (distance only; ``genes-only``: boosted-context with every annotated gene at 1 TPM, so
 gene positions and no RNA). The honesty checks also score the seed-``first_seed`` boosted-pooled
 and boosted-context models with every other cell line's RNA: what the cell line's own RNA adds.
@@ -394,7 +396,7 @@ def _context_ensembles(run, datasets, parts, split, seed, models) -> None:
             run.pools[(kind, c)] = group
         info = {"setting": "trees chosen on validation + fixed network", "validation": validation}
         _record_validation(run, kind, group, split, seed, info)
-        targets = cells if len(group) == 1 else group
+        targets = cells if kind == "context-ensemble" else group  # as for the kinds' trees
         _score(run, model, kind, group, datasets, parts, targets, split, seed)
 
 

@@ -778,12 +778,15 @@ def _json_files(dirs: Path | str | Sequence[Path | str]) -> list[Path]:
 
 def model_cards(models_dir: Path | str | Sequence[Path | str]) -> pd.DataFrame:
     """Our trained models' cards (``*.card.json`` under one or more directories): cell line,
-    split and test metrics."""
+    split, test metrics and where the model comes from. The cards of files that a ``best:<CELL>``
+    card names (pooled trees, ensemble members: ``"cell_line": null``) are left out."""
     rows = []
     for path in (p for p in _json_files(models_dir) if p.name.endswith(".card.json")):
         try:
             card = json.loads(path.read_text())
         except (OSError, ValueError):
+            continue
+        if "cell_line" in card and card["cell_line"] is None:
             continue
         test = (card.get("metrics") or {}).get("test") or {}
         rows.append(
@@ -797,10 +800,12 @@ def model_cards(models_dir: Path | str | Sequence[Path | str]) -> pd.DataFrame:
                 "f1": test.get("f1"),
                 "mcc": test.get("mcc"),
                 "n_test": test.get("n"),
+                "source": card.get("source"),
                 "card": str(path),
             }
         )
     cols = ["model", "cell_line", "dataset", "split", "auroc", "auprc", "f1", "mcc", "n_test"]
+    cols.append("source")
     return pd.DataFrame(rows, columns=[*cols, "card"])
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -165,8 +166,15 @@ def test_model_cards_and_evaluations_are_read(dashboard_data, tmp_path):
     card = {"cell_line": "K562", "split": "chromosome", "metrics": {"test": {"auroc": 0.8}}}
     (tmp_path / "K562.card.json").write_text(json.dumps(card))
     (tmp_path / "broken.card.json").write_text("{not json")
+    member = {"cell_line": None, "name": "context-ensemble-K562", "metrics": {}}
+    (tmp_path / "context-ensemble-K562.card.json").write_text(json.dumps(member))
     cards = model_cards(tmp_path)
     assert cards[["model", "auroc"]].values.tolist() == [["K562", 0.8]]
+    committed = model_cards(Path(__file__).resolve().parent.parent / "models")
+    best = committed[committed.model.str.startswith("best:")].set_index("model")
+    cells = ["GM12878", "HMEC", "HUVEC", "HeLaS3", "IMR90", "K562", "NHEK"]
+    assert sorted(best.index) == [f"best:{c}" for c in cells]
+    assert best["source"].str.startswith("trained here: ").all()
 
 
 @pytest.mark.parametrize("demo", [False, True], ids=["fixture atlases", "demo atlases"])
@@ -182,8 +190,6 @@ def test_page_queries_p95_under_half_a_second(request, demo):
 
 
 def test_benchmark_summary_is_the_own_cell_test_rows_of_the_committed_benchmark(tmp_path):
-    from pathlib import Path
-
     path = Path(__file__).resolve().parent.parent / "benchmarks" / "summary.csv"
     raw = pd.read_csv(path)
     table = benchmark_summary(path)

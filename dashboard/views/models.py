@@ -62,8 +62,8 @@ else:
         "`ai4loop benchmark`: test chromosomes 4, 7, 8, 11 of each cell line, mean over seeds "
         "(benchmarks/RESULTS.md has the sd, cross-cell tables and honesty checks). `upstream` "
         "saw these pairs in training. HMEC, HUVEC and NHEK sets have gene-rich negatives and are "
-        "harder than the four upstream sets. `best:<CELL>` is `boosted-context` (K562, GM12878, "
-        "HeLaS3, IMR90) or `context-pooled` (HMEC, HUVEC, NHEK), chosen on validation; "
+        "harder than the four upstream sets. `best:<CELL>` is the kind chosen for that cell line "
+        "on the validation chromosomes (the model cards' `source` column says which); "
         "`genes-only` reads the same features with every gene at 1 TPM: the gap between them is "
         "what RNA adds."
     )
