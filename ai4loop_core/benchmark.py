@@ -108,9 +108,15 @@ class _Run:
 
     rows: list[dict[str, Any]] = field(default_factory=list)
     curves: list[pd.DataFrame] = field(default_factory=list)
-    models: dict[tuple[str, str, int, str], Any] = field(default_factory=dict)
+    models: dict[tuple[str, str, int, str], Any] = field(default_factory=dict)  # per cell line
     pools: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (kind, cell) -> fit on
     log: Callable[[str], None] = print
+
+    def keep(self, kind: str, model: Any, pool: list[str], seed: int, split: str) -> None:
+        """Record a pooled model under each cell line it was fitted on."""
+        for c in pool:
+            self.models[(kind, c, seed, split)] = model
+            self.pools[(kind, c)] = pool
 
 
 def chromosome_parts(
@@ -298,8 +304,7 @@ def _run_split(
         step("distance-only")
     if chrom and "boosted-pooled" in models:
         model, info = fit_tuned([datasets[c] for c in cells], [parts[c] for c in cells], seed=seed)
-        run.models[("boosted-pooled", "*", seed, split)] = model
-        run.pools.update({("boosted-pooled", c): cells for c in cells})
+        run.keep("boosted-pooled", model, cells, seed, split)
         _record_validation(run, "boosted-pooled", cells, split, seed, info)
         _score(run, model, "boosted-pooled", cells, datasets, parts, cells, split, seed)
         step("boosted-pooled")
@@ -319,9 +324,7 @@ def _run_split(
                 seed=seed,
                 feature_set="context",
             )
-            for c in group:
-                run.models[("context-pooled", c, seed, split)] = model
-                run.pools[("context-pooled", c)] = group
+            run.keep("context-pooled", model, group, seed, split)
             _record_validation(run, "context-pooled", group, split, seed, info)
             _score(run, model, "context-pooled", group, datasets, parts, group, split, seed)
         step("context-pooled")
@@ -332,8 +335,7 @@ def _run_split(
         model, info = fit_tuned(
             [datasets[c] for c in cells], [parts[c] for c in cells], seed=seed, scorer="linear"
         )
-        run.models[("logistic-pooled", "*", seed, split)] = model
-        run.pools.update({("logistic-pooled", c): cells for c in cells})
+        run.keep("logistic-pooled", model, cells, seed, split)
         _record_validation(run, "logistic-pooled", cells, split, seed, info)
         _score(run, model, "logistic-pooled", cells, datasets, parts, cells, split, seed)
         step("logistic-pooled")
@@ -391,9 +393,7 @@ def _context_ensembles(run, datasets, parts, split, seed, models) -> None:
         for d, p in zip(data, rows, strict=True):
             val = d.take(p["validation"])
             validation[d.name] = metrics(val.labels, score_dataset(model, val))
-        for c in group:
-            run.models[(kind, c, seed, split)] = model
-            run.pools[(kind, c)] = group
+        run.keep(kind, model, group, seed, split)
         info = {"setting": "trees chosen on validation + fixed network", "validation": validation}
         _record_validation(run, kind, group, split, seed, info)
         targets = cells if kind == "context-ensemble" else group  # as for the kinds' trees
@@ -722,9 +722,7 @@ def honesty_checks(
     for kind in ("boosted-pooled", "boosted-context"):
         rna = {}
         for c, d in datasets.items():
-            model = run.models.get(
-                (kind, "*" if kind == "boosted-pooled" else c, seeds[0], "chromosome")
-            )
+            model = run.models.get((kind, c, seeds[0], "chromosome"))
             if model is None:
                 continue
             test_rows = chromosome_parts(d)["test"]
@@ -1107,26 +1105,20 @@ def _gene_count(expression_source: str) -> int:
     return len(read_expression(expression_source).genes)
 
 
-def _save_ensemble(model: Any, *, base: str, card: dict[str, Any], written: list[str]) -> list[str]:
-    """Write a context ensemble's trees and network once (``<base>.boosted.json``,
-    ``<base>.net.keras``, each with its card); returns the two file names.
-
-    Files already in ``written`` (a pooled ensemble chosen by another cell line) are not
-    rewritten; the names are returned either way, trees first.
-    """
+def _save_ensemble(model: Any, files: list[str], *, card: dict[str, Any]) -> None:
+    """Write a context ensemble's trees and network to ``models/best/`` as ``files``
+    (``<base>.boosted.json``, ``<base>.net.keras``), each with a card of no cell line."""
     from ai4loop_core.boosted import save_boosted
     from ai4loop_core.context_net import context_net_card
     from ai4loop_core.model import MODELS_DIR, save_model
 
     trees, net = model.members
-    tree_file, net_file = f"{base}.boosted.json", f"{base}.net.keras"
-    if tree_file in written:
-        return [tree_file, net_file]
+    tree_file, net_file = files
+    base = tree_file.removesuffix(".boosted.json")
     shared = {**card, "name": base, "cell_line": None, "metrics": {}, "metrics_over_seeds": {}}
     save_boosted(trees, MODELS_DIR / "best" / tree_file, card=shared)
     net_card = {**shared, **context_net_card(), "file_format": "Keras 3 (.keras), any backend"}
     save_model(net.network, MODELS_DIR / "best" / net_file, card=net_card)
-    return [tree_file, net_file]
 
 
 def save_best_models(run, *, choice, datasets, summary, results, seed) -> list[str]:
@@ -1146,10 +1138,7 @@ def save_best_models(run, *, choice, datasets, summary, results, seed) -> list[s
         kind = choice["per_cell"][c]
         trained_on = run.pools.get((kind, c), [c])
         pooled = trained_on != [c]
-        model = (
-            run.models.get((kind, c, seed, "chromosome"))
-            or run.models[(kind, "*", seed, "chromosome")]
-        )
+        model = run.models[(kind, c, seed, "chromosome")]
         mine = results[
             (results.model == kind)
             & (results.split == "chromosome")
@@ -1187,10 +1176,11 @@ def save_best_models(run, *, choice, datasets, summary, results, seed) -> list[s
             "command": _command(),
         }
         if kind in CONTEXT_ENSEMBLES:
-            members = _save_ensemble(
-                model, base=f"{kind}-{'+'.join(trained_on)}", card=card, written=written
-            )
-            written += [f for f in members if f not in written]
+            base = f"{kind}-{'+'.join(trained_on)}"
+            members = [f"{base}.boosted.json", f"{base}.net.keras"]
+            if members[0] not in written:  # a pooled ensemble is written once
+                _save_ensemble(model, members, card=card)
+                written += members
             (best_dir / f"{c}.boosted.json").unlink(missing_ok=True)  # a past run's trees
             ensemble_card = {**card, "kind": "ensemble", "members": members}
             ensemble_card["file_format"] = "ensemble card naming its two member files"
