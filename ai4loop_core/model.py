@@ -240,6 +240,12 @@ def available_models(*, models_dir: Path = MODELS_DIR) -> list[str]:
     names = [f"upstream:{c}" for c in UPSTREAM_CELLS]
     names += sorted(p.stem for p in models_dir.glob("*.keras"))
     for card in sorted((models_dir / "best").glob("*.card.json")):
-        if json.loads(card.read_text()).get("cell_line"):  # not the member files it names
+        if not is_member_card(json.loads(card.read_text())):
             names.append(f"best:{card.name[:-10]}")
     return names
+
+
+def is_member_card(card: dict[str, Any]) -> bool:
+    """Whether a card is that of a file a ``best:<CELL>`` card names (a pooled model's trees, an
+    ensemble's members): such cards have ``"cell_line": null``."""
+    return "cell_line" in card and card["cell_line"] is None

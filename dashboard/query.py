@@ -33,6 +33,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from ai4loop_core.errors import BadInputError
+from ai4loop_core.model import is_member_card
 
 __all__ = [
     "PUBLISHED_METRICS",
@@ -786,7 +787,7 @@ def model_cards(models_dir: Path | str | Sequence[Path | str]) -> pd.DataFrame:
             card = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
-        if "cell_line" in card and card["cell_line"] is None:
+        if is_member_card(card):
             continue
         test = (card.get("metrics") or {}).get("test") or {}
         rows.append(
